@@ -1,0 +1,55 @@
+"""The shape of a Dash callback request, checked before Dash sees it.
+
+Dash's dispatcher trusts the body of /_dash-update-component: a list where an object
+belongs, or an unknown output, ends in a KeyError or TypeError deep inside it. The
+guard checks the shape first so bad input gets a clear 400, never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from portal.errors import ApiError
+
+__all__ = ["check_callback_body"]
+
+
+def _is_dependency(item: Any) -> bool:
+    return (
+        isinstance(item, Mapping)
+        and isinstance(item.get("id"), str | Mapping)
+        and isinstance(item.get("property"), str)
+    )
+
+
+def _is_dependency_or_group(item: Any) -> bool:
+    # Pattern-matching inputs (ALL, ALLSMALLER) arrive as lists of dependencies.
+    return _is_dependency(item) or (
+        isinstance(item, list) and all(_is_dependency(entry) for entry in item)
+    )
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, f"Malformed callback request: {message}")
+
+
+def check_callback_body(body: Any, callback_map: Mapping[str, Any]) -> None:
+    """Raise ApiError(400) unless ``body`` is a well-formed call of a known callback."""
+    if not isinstance(body, Mapping):
+        raise _bad("the body must be a JSON object")
+    output = body.get("output")
+    if not isinstance(output, str) or output not in callback_map:
+        raise _bad("unknown output")
+    outputs = body.get("outputs")
+    if not (_is_dependency(outputs) or isinstance(outputs, list)):
+        raise _bad("'outputs' must describe the outputs")
+    if isinstance(outputs, list) and not all(_is_dependency_or_group(o) for o in outputs):
+        raise _bad("'outputs' must describe the outputs")
+    for key in ("inputs", "state"):
+        items = body.get(key, [])
+        if not isinstance(items, list) or not all(_is_dependency_or_group(i) for i in items):
+            raise _bad(f"'{key}' must be a list of {{id, property, value}}")
+    changed = body.get("changedPropIds", [])
+    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+        raise _bad("'changedPropIds' must be a list of strings")

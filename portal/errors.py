@@ -1,0 +1,72 @@
+"""Typed errors and the handlers that turn them into clear answers.
+
+Bad input gets 400/401/403/404/409/422 with a message; nothing becomes a 500 with a
+stack trace. API and Dash endpoints answer JSON, pages answer HTML.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dash.exceptions import CallbackException
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+__all__ = ["ApiError", "init_app", "wants_json"]
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a message safe to show to the caller."""
+
+    def __init__(self, status: int, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+def wants_json() -> bool:
+    """API, Dash internals and exports answer JSON; pages answer HTML."""
+    path = request.path
+    return (
+        path.startswith("/api/")
+        or "/_dash-" in path
+        or path.startswith("/auth/backchannel")
+        or request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _answer(status: int, message: str, **extra: object) -> Response:
+    if wants_json():
+        response = jsonify({"error": message, "status": status, **extra})
+    else:
+        response = Response(
+            render_template("error.html", status=status, message=message), mimetype="text/html"
+        )
+    response.status_code = status
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return _answer(error.status, error.message, **error.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        response = _answer(error.code or 500, error.description or error.name)
+        if error.code == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(CallbackException)
+    def _bad_callback(error: CallbackException) -> Response:
+        # Dash raises this for a body that does not match the callback (client input).
+        return _answer(400, f"Malformed callback request: {error}")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _answer(500, "Internal error: the portal logged the details.")

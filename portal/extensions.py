@@ -1,0 +1,25 @@
+"""Extension objects shared by the whole portal, bound to the app in ``create_app``.
+
+Flask's pattern: create the extension once here, call ``init_app`` in the factory, so
+blueprints import the object without importing the app.
+"""
+
+from __future__ import annotations
+
+from authlib.integrations.flask_client import OAuth
+from flask_migrate import Migrate
+from flask_session import Session
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+__all__ = ["Base", "db", "migrate", "oauth", "server_sessions"]
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table the platform owns."""
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+oauth = OAuth()
+server_sessions = Session()

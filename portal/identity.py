@@ -1,0 +1,113 @@
+"""The verified identity of whoever is asking, and how app code reads it.
+
+A :class:`User` is built only from claims that were verified (an ID token after the
+code flow, or a bearer access token checked against the realm's keys). The auth layer
+puts it on ``flask.g`` for the duration of one request; nothing the browser sends is
+ever read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import g, has_request_context
+
+from roles import normalize_group, normalize_username
+
+__all__ = [
+    "ClaimsError",
+    "User",
+    "current_user",
+    "get_groups",
+    "get_user_data",
+    "get_username",
+    "has_role",
+    "user_from_claims",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A signed-in person, as Keycloak vouched for them."""
+
+    sub: str
+    username: str
+    email: str | None = None
+    name: str | None = None
+    roles: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+
+    def has_role(self, role: str) -> bool:
+        return str(role) in self.roles
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sub": self.sub,
+            "username": self.username,
+            "email": self.email,
+            "name": self.name,
+            "roles": sorted(self.roles),
+            "groups": sorted(self.groups),
+        }
+
+
+class ClaimsError(ValueError):
+    """Verified claims that still cannot describe a user (no ``sub``, no username)."""
+
+
+def user_from_claims(claims: Mapping[str, Any], *, client_id: str) -> User:
+    """Build a :class:`User` from verified token claims.
+
+    Roles are the client roles of ``client_id`` (``resource_access.<client>.roles``);
+    groups are full paths (``/sales/east``) from the ``groups`` claim.
+    """
+    sub = claims.get("sub")
+    username = claims.get("preferred_username")
+    if not isinstance(sub, str) or not sub:
+        raise ClaimsError("token has no subject")
+    if not isinstance(username, str) or not username.strip():
+        raise ClaimsError("token has no preferred_username")
+    access = claims.get("resource_access") or {}
+    client = access.get(client_id) if isinstance(access, Mapping) else None
+    roles = client.get("roles", []) if isinstance(client, Mapping) else []
+    groups = claims.get("groups") or []
+    email = claims.get("email")
+    name = claims.get("name")
+    return User(
+        sub=sub,
+        username=normalize_username(username),
+        email=email if isinstance(email, str) else None,
+        name=name if isinstance(name, str) else None,
+        roles=frozenset(r for r in roles if isinstance(r, str)),
+        groups=frozenset(normalize_group(p) for p in groups if isinstance(p, str) and p.strip("/")),
+    )
+
+
+def current_user() -> User | None:
+    """The verified user of the current request, or ``None`` when anonymous."""
+    if not has_request_context():
+        return None
+    return g.get("user")
+
+
+def get_username() -> str | None:
+    user = current_user()
+    return user.username if user else None
+
+
+def get_user_data() -> dict[str, Any]:
+    """The current user's verified data as a dict (empty when anonymous)."""
+    user = current_user()
+    return user.to_dict() if user else {}
+
+
+def get_groups() -> list[str]:
+    user = current_user()
+    return sorted(user.groups) if user else []
+
+
+def has_role(role: str) -> bool:
+    user = current_user()
+    return bool(user and user.has_role(role))

@@ -1,0 +1,139 @@
+"""One settings object, read from the environment.
+
+Every knob of the portal lives here with its development default, so a newcomer's
+`make up` needs no configuration and a deployment changes only environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Settings", "current_settings"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _without_password(value: str) -> str:
+    """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db``."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", value)
+
+
+def _secret_key(data_dir: Path) -> str:
+    """A dev secret kept in the data directory, so every worker and restart shares it."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_urlsafe(48))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Configuration of one portal process."""
+
+    #: Where the browser reaches Keycloak; it is also the issuer's base.
+    keycloak_url: str = "http://127.0.0.1:8080"
+    #: Where the portal reaches Keycloak (differs under docker compose).
+    keycloak_internal_url: str = ""
+    realm: str = "dash"
+    client_id: str = "dash"
+    client_secret: str = "dash-dev-secret"  # noqa: S105 - documented dev default
+    admin_client_id: str = "dash-admin"
+    admin_client_secret: str = "dash-admin-dev-secret"  # noqa: S105 - documented dev default
+    #: Audience an access token must carry to be accepted on /api.
+    audience: str = "dash"
+    data_dir: Path = ROOT / "var"
+    database_url: str = ""
+    #: "sqlalchemy" (the platform database) or "redis".
+    session_backend: str = "sqlalchemy"
+    redis_url: str = ""
+    secret_key: str = ""
+    session_lifetime_seconds: int = 12 * 3600
+    #: Refresh the access token this many seconds before it expires.
+    refresh_leeway_seconds: int = 10
+    license_seats: int = 10
+    sales_rows: int = 1_000_000
+    seed_apps: bool = True
+    #: Extra app packages besides the installed entry points: "slug=module,slug2=module2".
+    app_modules: str = ""
+    #: Mark cookies Secure; set when the portal is served over https.
+    secure_cookies: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.keycloak_url.rstrip('/')}/realms/{self.realm}"
+
+    @property
+    def internal_issuer(self) -> str:
+        base = self.keycloak_internal_url or self.keycloak_url
+        return f"{base.rstrip('/')}/realms/{self.realm}"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Read ``PORTAL_*`` / well-known variables; ``overrides`` win (tests use them)."""
+        data_dir = Path(_env("PORTAL_DATA_DIR", str(ROOT / "var"))).resolve()
+        values: dict[str, Any] = {
+            "keycloak_url": _env("KEYCLOAK_URL", cls.keycloak_url),
+            "keycloak_internal_url": _env("KEYCLOAK_INTERNAL_URL", ""),
+            "realm": _env("KEYCLOAK_REALM", cls.realm),
+            "client_id": _env("KEYCLOAK_CLIENT_ID", cls.client_id),
+            "client_secret": _env("KEYCLOAK_CLIENT_SECRET", cls.client_secret),
+            "admin_client_id": _env("KEYCLOAK_ADMIN_CLIENT_ID", cls.admin_client_id),
+            "admin_client_secret": _env("KEYCLOAK_ADMIN_CLIENT_SECRET", cls.admin_client_secret),
+            "audience": _env("PORTAL_AUDIENCE", cls.audience),
+            "data_dir": data_dir,
+            "database_url": _env("DATABASE_URL", ""),
+            "session_backend": _env("PORTAL_SESSION_BACKEND", cls.session_backend),
+            "redis_url": _env("REDIS_URL", ""),
+            "secret_key": _env("PORTAL_SECRET_KEY", ""),
+            "session_lifetime_seconds": int(_env("PORTAL_SESSION_LIFETIME", "43200")),
+            "refresh_leeway_seconds": int(_env("PORTAL_REFRESH_LEEWAY", "10")),
+            "license_seats": int(_env("PORTAL_LICENSE_SEATS", "10")),
+            "sales_rows": int(_env("SALES_ROWS", "1000000")),
+            "seed_apps": _env("PORTAL_SEED_APPS", "1") not in ("0", "false", "no"),
+            "app_modules": _env("PORTAL_APPS", ""),
+            "secure_cookies": _env("PORTAL_SECURE_COOKIES", "0") in ("1", "true", "yes"),
+        }
+        values.update(overrides)
+        settings = cls(**values)
+        return settings.resolved()
+
+    def resolved(self) -> Settings:
+        """Fill the defaults that depend on other settings (database, secret key)."""
+        data_dir = Path(self.data_dir).resolve()
+        changes: dict[str, Any] = {"data_dir": data_dir}
+        if not self.database_url:
+            changes["database_url"] = f"sqlite:///{data_dir / 'portal.db'}"
+        if not self.secret_key:
+            changes["secret_key"] = _secret_key(data_dir)
+        return replace(self, **changes)
+
+    def public(self) -> dict[str, Any]:
+        """Settings safe to show (no secrets, no passwords in URLs), for logs and the Admin."""
+        hidden = {"client_secret", "admin_client_secret", "secret_key", "extra"}
+        return {
+            f.name: _without_password(str(getattr(self, f.name)))
+            for f in fields(self)
+            if f.name not in hidden
+        }
+
+
+def current_settings() -> Settings:
+    """The settings of the app handling the current request (or app context)."""
+    from flask import current_app
+
+    return current_app.extensions["portal_settings"]
