@@ -1,0 +1,179 @@
+"""Server-side sessions: who is signed in, with their tokens kept on the server.
+
+The cookie holds only a signed, opaque session id (Flask-Session); the tokens, the
+verified user and the CSRF token live in the store (the platform database, or Redis).
+Each request loads the identity from there, refreshing the access token shortly
+before it expires so that role and group changes made in Keycloak arrive without a
+new sign-in. Back-channel logout ends sessions by Keycloak session id or subject.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import current_app, g, request, session
+from sqlalchemy import delete, select
+
+from portal.auth.models import LoginRecord
+from portal.auth.provider import Provider, ProviderUnavailable, SignInError, TokenSet
+from portal.auth.tokens import TokenError
+from portal.errors import ApiError
+from portal.extensions import db
+from portal.identity import User
+
+__all__ = [
+    "begin_session",
+    "end_current_session",
+    "end_sessions",
+    "load_identity",
+]
+
+log = logging.getLogger(__name__)
+
+AUTH_KEY = "auth"
+#: After a failed refresh because Keycloak is unreachable, wait before trying again.
+RETRY_AFTER_UNREACHABLE = 30.0
+
+
+def _provider() -> Provider:
+    return current_app.extensions["portal_provider"]
+
+
+def _store_id(sid: str) -> str:
+    return current_app.session_interface.key_prefix + sid
+
+
+def _save_tokens(tokens: TokenSet) -> None:
+    session[AUTH_KEY] = {
+        "user": tokens.user.to_dict(),
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "id_token": tokens.id_token,
+        "expires_at": tokens.expires_at,
+        "refresh_expires_at": tokens.refresh_expires_at,
+        "keycloak_sid": tokens.keycloak_sid,
+        "retry_after": 0.0,
+    }
+
+
+def begin_session(tokens: TokenSet) -> None:
+    """Start a signed-in session with a new id (no fixation), remembering its origin."""
+    session.clear()
+    session.permanent = True
+    _save_tokens(tokens)
+    # After the tokens are in: Flask-Session only regenerates a non-empty session.
+    current_app.session_interface.regenerate(session)
+    db.session.add(
+        LoginRecord(
+            session_id=session.sid,
+            keycloak_sid=tokens.keycloak_sid,
+            sub=tokens.user.sub,
+            username=tokens.user.username,
+        )
+    )
+    db.session.commit()
+
+
+def end_current_session() -> str | None:
+    """End this browser's session; returns its ID token for Keycloak's end-session."""
+    auth = session.get(AUTH_KEY) or {}
+    sid = getattr(session, "sid", None)
+    session.clear()
+    if sid:
+        db.session.execute(delete(LoginRecord).where(LoginRecord.session_id == sid))
+        db.session.commit()
+    return auth.get("id_token")
+
+
+def end_sessions(*, keycloak_sid: str | None = None, sub: str | None = None) -> int:
+    """End every portal session of a Keycloak session (or, without sid, of a user)."""
+    if keycloak_sid:
+        where = LoginRecord.keycloak_sid == keycloak_sid
+    elif sub:
+        where = LoginRecord.sub == sub
+    else:
+        return 0
+    records = db.session.scalars(select(LoginRecord).where(where)).all()
+    interface = current_app.session_interface
+    for record in records:
+        # Flask-Session offers no public "delete by id"; this is its own deletion hook.
+        interface._delete_session(_store_id(record.session_id))
+    db.session.execute(delete(LoginRecord).where(where))
+    db.session.commit()
+    return len(records)
+
+
+def _refresh(auth: dict[str, Any]) -> User | None:
+    """Refresh the tokens; None when Keycloak says the session is over."""
+    now = time.time()
+    refresh_token = auth.get("refresh_token")
+    refresh_expires_at = auth.get("refresh_expires_at")
+    if not refresh_token or (refresh_expires_at and refresh_expires_at <= now):
+        return None
+    try:
+        tokens = _provider().refresh(refresh_token=refresh_token, id_token=auth.get("id_token"))
+    except ProviderUnavailable:
+        # Keycloak is down: the user keeps working on the identity verified earlier.
+        log.warning("token refresh deferred: Keycloak unreachable")
+        auth["retry_after"] = now + RETRY_AFTER_UNREACHABLE
+        session[AUTH_KEY] = auth
+        return User(**_user_fields(auth["user"]))
+    except SignInError as error:
+        log.info("session ended: refresh refused (%s)", error)
+        return None
+    _save_tokens(tokens)
+    return tokens.user
+
+
+def _user_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "sub": data["sub"],
+        "username": data["username"],
+        "email": data.get("email"),
+        "name": data.get("name"),
+        "roles": frozenset(data.get("roles", ())),
+        "groups": frozenset(data.get("groups", ())),
+    }
+
+
+def _session_identity() -> User | None:
+    auth = session.get(AUTH_KEY)
+    if not auth:
+        return None
+    now = time.time()
+    leeway = current_app.extensions["portal_settings"].refresh_leeway_seconds
+    if auth["expires_at"] - leeway > now or auth.get("retry_after", 0) > now:
+        return User(**_user_fields(auth["user"]))
+    user = _refresh(auth)
+    if user is None:
+        end_current_session()
+    return user
+
+
+def _bearer_identity(header: str) -> User:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "Authorization header must be 'Bearer <access token>'.")
+    try:
+        return _provider().verify_bearer(token.strip())
+    except TokenError as error:
+        raise ApiError(401, f"Bearer token refused: {error}") from error
+    except ValueError as error:  # claims that cannot describe a user
+        raise ApiError(401, f"Bearer token refused: {error}") from error
+
+
+def load_identity() -> None:
+    """Set ``g.user`` and ``g.auth_via`` from a bearer token (API) or the session."""
+    g.user = None
+    g.auth_via = None
+    header = request.headers.get("Authorization")
+    if header and request.path.startswith("/api/"):
+        g.user = _bearer_identity(header)
+        g.auth_via = "bearer"
+        return
+    user = _session_identity()
+    if user is not None:
+        g.user = user
+        g.auth_via = "session"
