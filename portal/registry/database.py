@@ -1,0 +1,65 @@
+"""The registry's schema: Alembic migrations run at start, one worker at a time.
+
+Migrations live in ``portal/migrations`` (Flask-Migrate layout, so ``flask db migrate``
+and ``flask db upgrade`` work as usual). At start every worker runs the upgrade, holding
+an exclusive file lock in the data directory, so two gunicorn workers starting at once
+never race on ``CREATE TABLE`` or on seeding.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from flask import current_app
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "UNMANAGED_TABLES",
+    "downgrade_database",
+    "file_lock",
+    "upgrade_database",
+]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+#: Tables in the platform database that Alembic must neither create nor drop:
+#: Flask-Session creates and owns ``sessions`` itself.
+UNMANAGED_TABLES = frozenset({"sessions"})
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block.
+
+    ``flock`` locks belong to the open file, so they exclude other processes and other
+    threads that open the file themselves; the kernel releases them if we die.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def upgrade_database(revision: str = "head") -> None:
+    """Run the Alembic migrations up to ``revision`` (inside an app context).
+
+    Goes through Alembic directly rather than ``flask_migrate.upgrade``, which turns
+    errors into ``sys.exit``; env.py leaves the process's logging alone on this path.
+    """
+    config = current_app.extensions["migrate"].migrate.get_config(str(MIGRATIONS_DIR))
+    config.attributes["portal_programmatic"] = True
+    command.upgrade(config, revision)
+
+
+def downgrade_database(revision: str) -> None:
+    """Run the migrations down to ``revision`` (tests and operators only)."""
+    config = current_app.extensions["migrate"].migrate.get_config(str(MIGRATIONS_DIR))
+    config.attributes["portal_programmatic"] = True
+    command.downgrade(config, revision)

@@ -1,0 +1,192 @@
+"""Checking what callers ask the registry to store, field by field.
+
+Every value is checked and normalised before anything is written, so a request with one
+bad field changes nothing. Shape errors (not an object, unknown field) are 400; a value
+of the wrong type or out of range is 422, with a message saying which field and why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from portal.errors import ApiError
+from roles import AccessLevel, normalize_group, normalize_username
+
+__all__ = [
+    "EDITABLE_FIELDS",
+    "PRINCIPAL_KEYS",
+    "RegistryError",
+    "check_access",
+    "check_description",
+    "check_principals",
+    "check_slug",
+    "check_tags",
+    "check_thumbnail",
+    "check_title",
+    "check_username",
+    "check_visible",
+]
+
+#: Fields of an app that ``update_app`` accepts (the PATCH body of /api/apps/<slug>).
+EDITABLE_FIELDS = frozenset(
+    {
+        "access",
+        "viewers",
+        "co_owners",
+        "visible_in_portal",
+        "title",
+        "description",
+        "tags",
+        "thumbnail",
+    }
+)
+PRINCIPAL_KEYS = frozenset({"users", "groups"})
+
+MAX_TITLE = 120
+MAX_DESCRIPTION = 2000
+MAX_TAGS = 20
+MAX_TAG = 40
+MAX_PRINCIPALS = 1000
+MAX_NAME = 255
+MAX_THUMBNAIL = 500
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# Keycloak's default user profile forbids these in usernames (plus whitespace).
+_USERNAME_FORBIDDEN = re.compile(r"[\s<>&\"'$%!#?§;*~/\\|^=\[\]{}()\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class RegistryError(ApiError):
+    """A registry operation refused, with the HTTP status the API answers."""
+
+
+def _invalid(field: str, why: str) -> RegistryError:
+    return RegistryError(422, f"{field}: {why}", field=field)
+
+
+def check_slug(value: Any) -> str:
+    if not isinstance(value, str) or not _SLUG.fullmatch(value):
+        raise _invalid(
+            "slug", "1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return value
+
+
+def check_title(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _invalid("title", "must be a string")
+    title = value.strip()
+    if not title:
+        raise _invalid("title", "must not be empty")
+    if len(title) > MAX_TITLE or _CONTROL.search(title):
+        raise _invalid("title", f"at most {MAX_TITLE} printable characters")
+    return title
+
+
+def check_description(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _invalid("description", "must be a string")
+    if len(value) > MAX_DESCRIPTION:
+        raise _invalid("description", f"at most {MAX_DESCRIPTION} characters")
+    return value.strip()
+
+
+def check_tags(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise _invalid("tags", "must be a list of strings")
+    tags: list[str] = []
+    seen: set[str] = set()
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise _invalid("tags", "every tag must be a non-empty string")
+        tag = item.strip()
+        if len(tag) > MAX_TAG or _CONTROL.search(tag):
+            raise _invalid("tags", f"a tag has at most {MAX_TAG} printable characters")
+        if tag.casefold() not in seen:  # "Sales" and "sales" are one tag
+            seen.add(tag.casefold())
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise _invalid("tags", f"at most {MAX_TAGS} tags")
+    return tuple(tags)
+
+
+def check_thumbnail(value: Any) -> str | None:
+    """A local path (``/static/x.png``) or an http(s) URL; ``None`` removes it."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _invalid("thumbnail", "must be a string or null")
+    url = value.strip()
+    if not url:
+        return None
+    local = url.startswith("/") and not url.startswith("//")
+    if not (local or url.startswith(("https://", "http://"))) or len(url) > MAX_THUMBNAIL:
+        raise _invalid("thumbnail", "must be a local path or an http(s) URL")
+    if _CONTROL.search(url) or any(c.isspace() for c in url):
+        raise _invalid("thumbnail", "must not contain spaces or control characters")
+    return url
+
+
+def check_access(value: Any, *, allowed: frozenset[AccessLevel] | None = None) -> AccessLevel:
+    """An access level by name; ``allowed`` is the global policy's set (422 outside it)."""
+    if not isinstance(value, str) or value.strip().lower() not in AccessLevel._value2member_map_:
+        names = ", ".join(level.value for level in AccessLevel)
+        raise _invalid("access", f"must be one of {names}")
+    level = AccessLevel(value.strip().lower())
+    if allowed is not None and level not in allowed:
+        raise _invalid("access", f"the portal's viewer access policy does not allow {level.value}")
+    return level
+
+
+def check_visible(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid("visible_in_portal", "must be true or false")
+    return value
+
+
+def check_username(value: Any, *, field: str = "username") -> str:
+    """A username, normalised as Keycloak stores it (lower case)."""
+    if not isinstance(value, str):
+        raise _invalid(field, "a username must be a string")
+    name = normalize_username(value)
+    if not name or len(name) > MAX_NAME or _USERNAME_FORBIDDEN.search(name):
+        raise _invalid(field, f"{value!r} is not a valid username")
+    return name
+
+
+def _check_group(value: Any, *, field: str) -> str:
+    if not isinstance(value, str):
+        raise _invalid(field, "a group must be a string path like /sales/east")
+    path = normalize_group(value)
+    if path == "/" or len(path) > MAX_NAME or _CONTROL.search(path):
+        raise _invalid(field, f"{value!r} is not a valid group path")
+    return path
+
+
+def check_principals(field: str, value: Any) -> dict[str, frozenset[str]]:
+    """``{"users": [...], "groups": [...]}``, either key optional; each list replaces the old one.
+
+    Returns only the keys that were given, normalised (usernames lower-case, group
+    paths as ``/a/b``).
+    """
+    if not isinstance(value, Mapping):
+        raise _invalid(field, 'must be an object like {"users": [...], "groups": [...]}')
+    unknown = sorted(set(value) - PRINCIPAL_KEYS)
+    if unknown:
+        raise RegistryError(400, f"{field}: unknown keys {unknown}", field=field, unknown=unknown)
+    result: dict[str, frozenset[str]] = {}
+    for key in ("users", "groups"):
+        if key not in value:
+            continue
+        items = value[key]
+        if not isinstance(items, list | tuple):
+            raise _invalid(f"{field}.{key}", "must be a list of strings")
+        if len(items) > MAX_PRINCIPALS:
+            raise _invalid(f"{field}.{key}", f"at most {MAX_PRINCIPALS} entries")
+        if key == "users":
+            result[key] = frozenset(check_username(i, field=f"{field}.users") for i in items)
+        else:
+            result[key] = frozenset(_check_group(i, field=f"{field}.groups") for i in items)
+    return result

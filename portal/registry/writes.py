@@ -1,0 +1,289 @@
+"""Changing the app registry: settings, ownership, new apps.
+
+Every write runs in one :func:`portal.audit.transaction`: it locks the app's row, checks
+everything (permission per field, every value, the global policy), changes the rows,
+bumps the registry version counter and writes its audit event, all in the same commit.
+A refused or failed write changes nothing, and every worker's cache sees a committed
+write on its next read.
+
+No network calls here: facts that live in Keycloak (does the new owner hold a seat?)
+are passed in by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import select
+
+from portal import audit
+from portal.extensions import db
+from portal.identity import User
+from roles import AccessLevel, Action, can
+
+from .models import App, AppGrant, GrantRelation, PrincipalType, utcnow
+from .policy import current_policy
+from .records import AppRecord
+from .store import app_target, build_records, bump_version
+from .validation import (
+    EDITABLE_FIELDS,
+    RegistryError,
+    check_access,
+    check_description,
+    check_principals,
+    check_slug,
+    check_tags,
+    check_thumbnail,
+    check_title,
+    check_username,
+    check_visible,
+)
+
+__all__ = ["initialize_app", "insert_app", "transfer_owner", "update_app"]
+
+#: Which per-app permission (roles.can) each editable field needs.
+_FIELD_ACTIONS: dict[str, Action] = {
+    "access": Action.CONFIGURE_VIEWER_ACCESS,
+    "viewers": Action.CONFIGURE_VIEWER_ACCESS,
+    "co_owners": Action.ADD_CO_OWNERS,
+    "visible_in_portal": Action.EDIT_PORTAL_SETTINGS,
+    "title": Action.EDIT_PORTAL_SETTINGS,
+    "description": Action.EDIT_PORTAL_SETTINGS,
+    "tags": Action.EDIT_PORTAL_SETTINGS,
+    "thumbnail": Action.EDIT_PORTAL_SETTINGS,
+}
+_PRINCIPAL_FIELDS = {"viewers": GrantRelation.VIEWER, "co_owners": GrantRelation.CO_OWNER}
+_CHECKERS = {
+    "title": check_title,
+    "description": check_description,
+    "tags": check_tags,
+    "thumbnail": check_thumbnail,
+    "visible_in_portal": check_visible,
+}
+
+
+def _record_of(app: App) -> AppRecord:
+    return build_records([app], app.grants)[0]
+
+
+def _state(record: AppRecord, fields: Iterable[str]) -> dict[str, Any]:
+    full = record.to_json() | {"thumbnail": record.thumbnail}
+    return {field: full[field] for field in fields}
+
+
+def _locked_app(slug: str) -> App:
+    app = db.session.execute(
+        select(App).where(App.slug == slug).with_for_update()
+    ).scalar_one_or_none()
+    if app is None:
+        raise RegistryError(404, f"No app {slug!r}.")
+    return app
+
+
+def _set_grants(app: App, relation: str, kind: str, names: frozenset[str]) -> None:
+    """Make the app's ``relation`` grants of ``kind`` exactly ``names``."""
+    keep = [g for g in app.grants if (g.relation, g.principal_type) != (relation, kind)]
+    current = {
+        g.principal: g for g in app.grants if (g.relation, g.principal_type) == (relation, kind)
+    }
+    app.grants = keep + [current[n] for n in names if n in current]
+    for name in sorted(names - current.keys()):
+        app.grants.append(AppGrant(relation=relation, principal_type=kind, principal=name))
+
+
+def _checked_changes(changes: Mapping[str, Any], allowed: frozenset[AccessLevel]) -> dict[str, Any]:
+    checked: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field == "access":
+            checked[field] = check_access(value, allowed=allowed)
+        elif field in _PRINCIPAL_FIELDS:
+            checked[field] = check_principals(field, value)
+        else:
+            checked[field] = _CHECKERS[field](value)
+    return checked
+
+
+def _proposed(record: AppRecord, checked: Mapping[str, Any]) -> AppRecord:
+    values: dict[str, Any] = {}
+    for field, value in checked.items():
+        if field in _PRINCIPAL_FIELDS:
+            prefix = "viewer" if field == "viewers" else "co_owner"
+            for key, names in value.items():
+                values[f"{prefix}_{key}"] = names
+        else:
+            values[field] = value
+    return replace(record, **values)
+
+
+def update_app(slug: str, changes: Mapping[str, Any], *, actor: User) -> AppRecord:
+    """Change an app's settings (the PATCH of /api/apps/<slug>); all fields or none.
+
+    400: ``changes`` is not an object or names unknown fields; 404: no such app; 403:
+    ``actor`` lacks the per-field permission; 422: a bad value (message names the field).
+    """
+    if not isinstance(changes, Mapping):
+        raise RegistryError(400, "The body must be a JSON object.")
+    unknown = sorted(set(changes) - EDITABLE_FIELDS)
+    if unknown:
+        raise RegistryError(400, f"Unknown fields: {', '.join(unknown)}.", unknown=unknown)
+    with audit.transaction():
+        app = _locked_app(slug)
+        current = _record_of(app)
+        if not can(actor, Action.VIEW_APP_INFO, current):
+            raise RegistryError(403, f"Only the owner, co-owners and admins manage {slug!r}.")
+        for field in changes:
+            if not can(actor, _FIELD_ACTIONS[field], current):
+                raise RegistryError(403, f"You may not change {field} of {slug!r}.")
+        checked = _checked_changes(changes, current_policy().allowed_access_levels)
+        proposed = _proposed(current, checked)
+        changed = [f for f in checked if _state(current, [f]) != _state(proposed, [f])]
+        if not changed:
+            return current
+        for field in changed:
+            if field in _PRINCIPAL_FIELDS:
+                for key, names in checked[field].items():
+                    kind = PrincipalType.USER if key == "users" else PrincipalType.GROUP
+                    _set_grants(app, _PRINCIPAL_FIELDS[field], kind, names)
+            elif field == "access":
+                app.access = checked[field].value
+            elif field == "tags":
+                app.tags = list(checked[field])
+            else:
+                setattr(app, field, checked[field])
+        app.updated_at = utcnow()
+        bump_version()
+        db.session.flush()
+        result = _record_of(app)
+        audit.record(
+            actor.username,
+            "app.update",
+            app_target(slug),
+            before=_state(current, changed),
+            after=_state(result, changed),
+        )
+    return result
+
+
+def transfer_owner(
+    slug: str, new_owner: str, *, actor: User, new_owner_is_licensed: bool
+) -> AppRecord:
+    """Give an app a new owner (admin only). 409 when the new owner holds no seat.
+
+    Whether ``new_owner`` holds ``licensed_user`` is the caller's to find out (Keycloak).
+    The new owner stops being a co-owner by name; the old owner keeps nothing.
+    """
+    if not can(actor, Action.TRANSFER_APPS):
+        raise RegistryError(403, "Only admins transfer apps.")
+    name = check_username(new_owner, field="owner")
+    with audit.transaction():
+        app = _locked_app(slug)
+        if not new_owner_is_licensed:
+            raise RegistryError(
+                409,
+                f"{name} has no licensed_user seat; only licensed users can own apps.",
+                reason="not_licensed",
+            )
+        before = _record_of(app)
+        if before.owner == name:
+            return before
+        app.owner = name
+        if name in before.co_owner_users:
+            _set_grants(
+                app, GrantRelation.CO_OWNER, PrincipalType.USER, before.co_owner_users - {name}
+            )
+        app.updated_at = utcnow()
+        bump_version()
+        db.session.flush()
+        result = _record_of(app)
+        audit.record(
+            actor.username,
+            "app.transfer_owner",
+            app_target(slug),
+            before=_state(before, ["owner", "co_owners"]),
+            after=_state(result, ["owner", "co_owners"]),
+        )
+    return result
+
+
+def insert_app(
+    slug: str,
+    *,
+    actor: str,
+    action: str,
+    owner: str | None,
+    title: str,
+    description: str = "",
+    tags: Iterable[str] = (),
+    access: AccessLevel | str = AccessLevel.RESTRICTED,
+    visible_in_portal: bool = True,
+    viewer_groups: Iterable[str] = (),
+    viewer_users: Iterable[str] = (),
+) -> AppRecord:
+    """Register a new app with checked values and audit it; joins the caller's transaction.
+
+    No permission check: callers (seeding, :func:`initialize_app`) decide who may.
+    """
+    slug = check_slug(slug)
+    with audit.transaction():
+        if db.session.execute(select(App.id).where(App.slug == slug)).first() is not None:
+            raise RegistryError(409, f"An app {slug!r} is already registered.")
+        now = utcnow()
+        app = App(
+            slug=slug,
+            title=check_title(title),
+            description=check_description(description),
+            tags=list(check_tags(list(tags))),
+            owner=check_username(owner, field="owner") if owner else None,
+            access=check_access(access, allowed=current_policy().allowed_access_levels).value,
+            visible_in_portal=check_visible(visible_in_portal),
+            created_at=now,
+            updated_at=now,
+        )
+        viewers = check_principals("viewers", {"users": viewer_users, "groups": viewer_groups})
+        for key, kind in (("users", PrincipalType.USER), ("groups", PrincipalType.GROUP)):
+            for name in sorted(viewers[key]):
+                app.grants.append(
+                    AppGrant(relation=GrantRelation.VIEWER, principal_type=kind, principal=name)
+                )
+        db.session.add(app)
+        bump_version()
+        db.session.flush()
+        record = _record_of(app)
+        audit.record(actor, action, app_target(slug), after=_state(record, record.to_json()))
+    return record
+
+
+def initialize_app(
+    slug: str,
+    *,
+    owner: User,
+    installed_slugs: Collection[str],
+    title: str | None = None,
+    description: str = "",
+    tags: Iterable[str] = (),
+    access: AccessLevel | str = AccessLevel.RESTRICTED,
+    visible_in_portal: bool = True,
+) -> AppRecord:
+    """A licensed user registers an installed app package and becomes its owner.
+
+    403 without ``licensed_user``; 404 when no installed package has ``slug`` (the caller
+    passes ``installed_slugs``, e.g. from ``portal.mount.installed_apps()``); 409 when
+    it is already registered; 422 for bad values. New apps are Restricted by default.
+    """
+    if not can(owner, Action.INITIALIZE_APP):
+        raise RegistryError(403, "Only licensed users initialize apps.")
+    if slug not in installed_slugs:
+        raise RegistryError(404, f"No installed app package {slug!r}.")
+    return insert_app(
+        slug,
+        actor=owner.username,
+        action="app.initialize",
+        owner=owner.username,
+        title=title if title is not None else slug.replace("-", " ").replace("_", " ").title(),
+        description=description,
+        tags=tags,
+        access=access,
+        visible_in_portal=visible_in_portal,
+    )

@@ -1,0 +1,121 @@
+"""Helpers for the registry and /api/apps tests: the portal app and fake identities.
+
+Not a conftest.py on purpose (that file belongs to the token tests): test modules import
+what they need from here. The app is the real ``portal.create_app`` on a temporary data
+directory, with a fake user directory and one test-only hook that sets ``g.user`` from
+the ``X-Test-User`` header. That hook exists only in these unit tests: the real portal
+sets ``g.user`` from a verified session or bearer token, never from a header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from flask import Flask, g, request
+
+from portal import create_app, registry
+from portal.auth.sessions import load_identity
+from portal.identity import User
+from portal.settings import Settings
+
+__all__ = [
+    "DEMO_USERS",
+    "TEST_USER_HEADER",
+    "FakeDirectory",
+    "init_in_child",
+    "install_test_identity",
+    "make_app",
+    "make_settings",
+    "user",
+]
+
+TEST_USER_HEADER = "X-Test-User"
+
+
+def user(name: str, *roles: str, groups: Iterable[str] = ()) -> User:
+    """A verified-looking user; every user also holds ``viewer`` (Keycloak's default role)."""
+    return User(
+        sub=f"sub-{name}",
+        username=name,
+        roles=frozenset({"viewer", *roles}),
+        groups=frozenset(groups),
+    )
+
+
+#: The contract's demo users.
+DEMO_USERS: dict[str, User] = {
+    "admin": user("admin", "admin", "licensed_user"),
+    "alice": user("alice", "licensed_user", groups=["/sales/east"]),
+    "bob": user("bob", groups=["/sales/east"]),
+    "carol": user("carol", groups=["/sales/east/managers"]),
+    "dave": user("dave"),
+    "erin": user("erin", "licensed_user", groups=["/finance"]),
+    "frank": user("frank", groups=["/sales/west"]),
+    # Not in the contract: a seat holder without any app, and an admin without a seat.
+    "gina": user("gina", "licensed_user"),
+    "root": user("root", "admin"),
+}
+
+
+class FakeDirectory:
+    """Stands in for ``KeycloakDirectory`` (a user directory, not an identity provider)."""
+
+    def __init__(self, licensed: Iterable[str] = ("admin", "alice", "erin", "gina")) -> None:
+        self.licensed = {name.lower() for name in licensed}
+        self.asked: list[str] = []
+        self.down = False
+
+    def is_licensed(self, username: str) -> bool:
+        self.asked.append(username)
+        if self.down:
+            raise ConnectionError("keycloak is down")
+        return username.lower() in self.licensed
+
+    def licensed_usernames(self) -> set[str]:
+        return set(self.licensed)
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    overrides.setdefault("sales_rows", 1000)
+    return Settings.from_env(data_dir=data_dir, **overrides)
+
+
+def make_app(
+    data_dir: Path,
+    *,
+    seed: bool = True,
+    directory: FakeDirectory | None = None,
+    database_url: str = "",
+) -> Flask:
+    """The portal from ``create_app`` on a fresh SQLite database in ``data_dir``."""
+    settings = make_settings(data_dir, seed_apps=seed, database_url=database_url)
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    app.extensions["portal_directory"] = directory or FakeDirectory()
+    install_test_identity(app, DEMO_USERS)
+    return app
+
+
+def install_test_identity(app: Flask, users: Mapping[str, User]) -> None:
+    """TEST ONLY: pick ``g.user`` from the ``X-Test-User`` header.
+
+    Runs right after the platform's identity loader, so the guard and the views see the
+    fake identity. Acceptable in unit tests only; the real portal never trusts a header.
+    """
+
+    def _test_identity() -> None:
+        name = request.headers.get(TEST_USER_HEADER)
+        if name:
+            g.user = users[name]
+            g.auth_via = "bearer"  # no session cookie rides along: no CSRF token needed
+
+    hooks = app.before_request_funcs[None]
+    hooks.insert(hooks.index(load_identity) + 1, _test_identity)
+
+
+def init_in_child(data_dir: str) -> list[str]:
+    """Start a registry on ``data_dir`` in a fresh process (as a gunicorn worker would)."""
+    app = make_app(Path(data_dir))
+    with app.app_context():
+        return [record.slug for record in registry.list_apps()]
