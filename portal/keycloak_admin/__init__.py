@@ -1,0 +1,49 @@
+"""The realm's users, roles, groups and login events, read through Keycloak's admin API.
+
+The portal signs in as the ``dash-admin`` service account (client credentials) and
+keeps its token until shortly before it expires. Everything here answers the Admin
+section and the App Manager's pickers; nothing here decides who may open an app (that
+is the verified token's job). When Keycloak cannot be reached every method raises
+:class:`DirectoryUnavailable`, so a page can show a notice instead of failing.
+
+``init_app(app)`` registers a :class:`KeycloakDirectory` as
+``app.extensions["portal_directory"]``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .directory import KeycloakDirectory
+from .model import (
+    DirectoryError,
+    DirectoryRefused,
+    DirectoryUnavailable,
+    DirectoryUser,
+    LoginEvent,
+    RoleSource,
+    UnknownUser,
+    effective_roles,
+    expand_composites,
+)
+
+__all__ = [
+    "DirectoryError",
+    "DirectoryRefused",
+    "DirectoryUnavailable",
+    "DirectoryUser",
+    "KeycloakDirectory",
+    "LoginEvent",
+    "RoleSource",
+    "UnknownUser",
+    "effective_roles",
+    "expand_composites",
+    "init_app",
+]
+
+
+def init_app(app: Flask) -> None:
+    """Register the directory as ``app.extensions["portal_directory"]``."""
+    app.extensions["portal_directory"] = KeycloakDirectory.from_settings(
+        app.extensions["portal_settings"]
+    )

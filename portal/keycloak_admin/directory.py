@@ -1,0 +1,288 @@
+"""The realm's users, roles, groups and sign-ins, as the Admin section and App Manager need them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from roles import Role, normalize_group, normalize_username
+
+from .model import (
+    DirectoryError,
+    DirectoryUnavailable,
+    DirectoryUser,
+    LoginEvent,
+    RoleSource,
+    UnknownUser,
+    effective_roles,
+    expand_composites,
+    is_person,
+    user_from_rep,
+)
+from .transport import AdminApi
+
+__all__ = ["KeycloakDirectory"]
+
+
+class KeycloakDirectory:
+    """Keycloak's admin API of one realm, read through the ``dash-admin`` service account."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        realm: str,
+        client_id: str,
+        client_secret: str,
+        app_client_id: str = "dash",
+        console_url: str | None = None,
+        timeout: float = 5.0,
+        cache_seconds: float = 15.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._api = AdminApi(
+            base_url=base_url,
+            realm=realm,
+            client_id=client_id,
+            client_secret=client_secret,
+            timeout=timeout,
+            session=session,
+        )
+        self._realm = realm
+        self._app_client_id = app_client_id
+        self._console = (console_url or base_url).rstrip("/")
+        self._cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+        self._app_client_uuid: str | None = None
+        self._snapshot: tuple[float, list[DirectoryUser]] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any, **options: Any) -> KeycloakDirectory:
+        """From :class:`portal.settings.Settings`: internal URL for calls, public one for links."""
+        return cls(
+            base_url=settings.keycloak_internal_url or settings.keycloak_url,
+            realm=settings.realm,
+            client_id=settings.admin_client_id,
+            client_secret=settings.admin_client_secret,
+            app_client_id=settings.client_id,
+            console_url=settings.keycloak_url,
+            **options,
+        )
+
+    def _app_client(self) -> str:
+        """The internal id of the ``dash`` client (stable, so kept once found)."""
+        if self._app_client_uuid is None:
+            found = self._api.call("GET", "/clients", clientId=self._app_client_id) or []
+            if not found:
+                raise DirectoryUnavailable(f"Keycloak has no client {self._app_client_id!r}.")
+            self._app_client_uuid = str(found[0]["id"])
+        return self._app_client_uuid
+
+    def _user_rep(self, username: str) -> dict[str, Any]:
+        name = normalize_username(username)
+        for rep in self._api.call("GET", "/users", username=name, exact="true") or []:
+            if normalize_username(str(rep.get("username", ""))) == name:
+                return rep
+        raise UnknownUser(f"No user named {name!r} in realm {self._realm!r}.")
+
+    # -- users ------------------------------------------------------------------------
+
+    def list_users(
+        self, search: str | None = None, *, first: int = 0, max: int = 100
+    ) -> list[DirectoryUser]:
+        """One page of users, without roles and groups (see :meth:`users_with_roles_and_groups`)."""
+        params: dict[str, Any] = {"first": first, "max": max, "briefRepresentation": "true"}
+        if search:
+            params["search"] = search
+        return [
+            user_from_rep(rep)
+            for rep in self._api.call("GET", "/users", **params) or []
+            if is_person(rep)
+        ]
+
+    def user_effective_roles(self, username: str) -> frozenset[str]:
+        """The user's effective ``dash`` client roles (Keycloak expands composites and groups)."""
+        return self._roles_of(str(self._user_rep(username)["id"]))
+
+    def _roles_of(self, user_id: str) -> frozenset[str]:
+        path = f"/users/{user_id}/role-mappings/clients/{self._app_client()}/composite"
+        return frozenset(str(r["name"]) for r in self._api.call("GET", path) or [])
+
+    def is_licensed(self, username: str) -> bool:
+        """Whether the user holds a seat (``licensed_user``, however it was granted)."""
+        try:
+            return Role.LICENSED_USER.value in self.user_effective_roles(username)
+        except UnknownUser:
+            return False
+
+    def licensed_usernames(self) -> set[str]:
+        """Every holder of ``licensed_user``: the seats in use."""
+        return {
+            u.username
+            for u in self.users_with_roles_and_groups()
+            if Role.LICENSED_USER.value in u.roles
+        }
+
+    def users_with_roles_and_groups(self) -> list[DirectoryUser]:
+        """Every user with effective ``dash`` roles and group paths, in a few dozen calls.
+
+        Keycloak's role-members endpoints list direct holders only, so this collects the
+        roles that grant ``dash`` roles (the client roles and composite realm roles such
+        as ``default-roles-dash``, which carries ``viewer``), their direct users and
+        groups, and every group's members, then merges with :func:`effective_roles`.
+        Kept for ``cache_seconds`` so one page render costs one snapshot.
+        """
+        with self._lock:
+            if self._snapshot and self._snapshot[0] > time.monotonic():
+                return list(self._snapshot[1])
+        reps = [
+            rep for rep in self._api.paged("/users", briefRepresentation="true") if is_person(rep)
+        ]
+        groups = self._group_tree()
+        memberships: dict[str, set[str]] = {str(rep["id"]): set() for rep in reps}
+        for group_id, path in groups.items():
+            for member in self._api.paged(
+                f"/groups/{group_id}/members", briefRepresentation="true"
+            ):
+                memberships.setdefault(str(member["id"]), set()).add(path)
+        roles = effective_roles(memberships=memberships, sources=self._role_sources())
+        users = [
+            user_from_rep(
+                rep,
+                roles=roles.get(str(rep["id"]), frozenset()),
+                groups=frozenset(memberships.get(str(rep["id"]), ())),
+            )
+            for rep in reps
+        ]
+        users.sort(key=lambda u: u.username)
+        with self._lock:
+            self._snapshot = (time.monotonic() + self._cache_seconds, users)
+        return list(users)
+
+    def _role_sources(self) -> list[RoleSource]:
+        client = self._app_client()
+        reps: dict[str, dict[str, Any]] = {}
+        for rep in (
+            self._api.call("GET", f"/clients/{client}/roles", briefRepresentation="false") or []
+        ):
+            reps[f"client:{rep['name']}"] = rep
+        for rep in self._api.call("GET", "/roles", briefRepresentation="false") or []:
+            if rep.get("composite"):
+                reps[f"realm:{rep['name']}"] = rep
+        children: dict[str, list[str]] = {key: [] for key in reps}
+        for key, rep in reps.items():
+            if rep.get("composite"):
+                for child in self._api.call("GET", f"/roles-by-id/{rep['id']}/composites") or []:
+                    if not child.get("clientRole"):
+                        children[key].append(f"realm:{child['name']}")
+                    elif child.get("containerId") == client:
+                        children[key].append(f"client:{child['name']}")
+        sources = []
+        for key, implied in expand_composites(children).items():
+            grants = frozenset(k.split(":", 1)[1] for k in implied if k.startswith("client:"))
+            if not grants:
+                continue
+            kind, name = key.split(":", 1)
+            base = (
+                f"/clients/{client}/roles/{quote(name, safe='')}"
+                if kind == "client"
+                else (f"/roles/{quote(name, safe='')}")
+            )
+            sources.append(
+                RoleSource(
+                    grants=grants,
+                    user_ids=frozenset(str(u["id"]) for u in self._api.paged(f"{base}/users")),
+                    group_paths=frozenset(
+                        normalize_group(str(g["path"])) for g in self._api.paged(f"{base}/groups")
+                    ),
+                )
+            )
+        return sources
+
+    # -- groups -----------------------------------------------------------------------
+
+    def _group_tree(self) -> dict[str, str]:
+        """Every group's id and full path. Newer Keycloaks list subgroups separately."""
+        found: dict[str, str] = {}
+        stack = list(self._api.paged("/groups", briefRepresentation="true"))
+        while stack:
+            rep = stack.pop()
+            gid = str(rep["id"])
+            if gid in found:
+                continue
+            found[gid] = normalize_group(str(rep.get("path") or rep.get("name", "")))
+            subs = rep.get("subGroups") or []
+            if not subs and rep.get("subGroupCount"):
+                subs = list(self._api.paged(f"/groups/{gid}/children", briefRepresentation="true"))
+            stack.extend(subs)
+        return found
+
+    def suggest_users(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Usernames matching what someone is typing (the viewer and co-owner pickers)."""
+        prefix = prefix.strip()
+        if not prefix:
+            return []
+        users = self.list_users(prefix, max=limit)
+        return sorted(u.username for u in users)[:limit]
+
+    def suggest_groups(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Full group paths containing what someone is typing."""
+        needle = prefix.strip().lower().lstrip("/")
+        paths = sorted(self._group_tree().values())
+        return [p for p in paths if needle in p.lower()][:limit]
+
+    # -- events and sessions ----------------------------------------------------------
+
+    def login_events(self, days: int = 30) -> list[LoginEvent]:
+        """Saved ``LOGIN`` events of the last ``days`` days, newest first."""
+        since = (date.today() - timedelta(days=days)).isoformat()
+        events = []
+        for rep in self._api.paged("/events", type="LOGIN", dateFrom=since):
+            details = rep.get("details") or {}
+            name = details.get("username")
+            events.append(
+                LoginEvent(
+                    time=datetime.fromtimestamp(int(rep.get("time", 0)) / 1000, UTC),
+                    username=normalize_username(name) if name else None,
+                    user_id=rep.get("userId"),
+                    client_id=rep.get("clientId"),
+                    ip_address=rep.get("ipAddress"),
+                )
+            )
+        return events
+
+    def sign_out(self, username: str) -> str:
+        """End every Keycloak session of the user; returns their id (the tokens' ``sub``).
+
+        Keycloak tells the portal through back-channel logout, but only for one of the
+        user's sessions: the caller ends the rest by ``sub``.
+        """
+        rep = self._user_rep(username)
+        self._api.call("POST", f"/users/{rep['id']}/logout")
+        with self._lock:
+            self._snapshot = None
+        return str(rep["id"])
+
+    def console_url(self, username: str | None = None, *, user_id: str | None = None) -> str:
+        """The admin console's page for the realm's users, or for one user when known."""
+        base = f"{self._console}/admin/master/console/#/{quote(self._realm, safe='')}/users"
+        if user_id is None and username:
+            try:
+                user_id = str(self._user_rep(username)["id"])
+            except DirectoryError:
+                return base
+        return f"{base}/{quote(user_id, safe='')}/settings" if user_id else base
+
+    def console_home(self, section: str = "") -> str:
+        """A page of the realm in the admin console: ``groups``, ``clients``, ``events``..."""
+        return f"{self._console}/admin/master/console/#/{quote(self._realm, safe='')}/{section}"
+
+    def invalidate(self) -> None:
+        """Forget cached answers (after a change made in Keycloak)."""
+        with self._lock:
+            self._snapshot = None

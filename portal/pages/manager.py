@@ -1,0 +1,150 @@
+"""The App Manager (/manager): the apps you own or co-own, and each one's settings.
+
+Licensed users see the apps they own or co-own, admins see all of them. Settings are
+saved by the page's script through ``PATCH /api/apps/<slug>`` (the API checks every
+field again), so this module only renders, suggests names and initializes apps.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+
+from portal import registry
+from portal.auth.decorators import requires
+from portal.errors import ApiError
+from portal.identity import current_user
+from portal.keycloak_admin import DirectoryError
+from portal.pages import ACCESS_LABELS, directory, redirect_back
+from portal.pages.charts import daily_chart
+from roles import Action, can
+
+__all__ = ["bp", "uninitialized_packages"]
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("manager", __name__)
+
+_SUGGEST_KINDS = ("user", "group")
+_ANALYTICS_DAYS = 30
+
+
+def uninitialized_packages() -> list[Any]:
+    """Installed app packages that have no registry entry yet (what may be initialized)."""
+    from portal.mount import installed_apps
+
+    try:
+        packages = installed_apps()
+    except Exception:  # a broken package must not take the App Manager down
+        log.exception("listing installed app packages failed")
+        return []
+    return [pkg for slug, pkg in sorted(packages.items()) if registry.get_app(slug) is None]
+
+
+@bp.get("/")
+@requires(Action.VIEW_APP_MANAGER)
+def index() -> str:
+    """The apps the user manages, and the packages they may initialize."""
+    user = current_user()
+    apps = registry.apps_managed_by(user)
+    packages = uninitialized_packages() if can(user, Action.INITIALIZE_APP) else []
+    return render_template("manager.html", section="manager", apps=apps, packages=packages)
+
+
+@bp.get("/apps/<slug>")
+@requires(Action.VIEW_APP_MANAGER)
+def app_settings(slug: str) -> str:
+    """One app's settings page: viewer access, co-owners, portal settings, analytics."""
+    user = current_user()
+    app = registry.get_app(slug)
+    if app is None:
+        abort(404, f"No app {slug!r}.")
+    if not can(user, Action.VIEW_APP_INFO, app):
+        raise ApiError(403, f"Only the owner, co-owners and admins manage {app.title!r}.")
+    may = {
+        name: can(user, action, app)
+        for name, action in {
+            "access": Action.CONFIGURE_VIEWER_ACCESS,
+            "co_owners": Action.ADD_CO_OWNERS,
+            "portal": Action.EDIT_PORTAL_SETTINGS,
+            "analytics": Action.USE_VIEWER_ANALYTICS,
+        }.items()
+    }
+    chart, totals = None, None
+    if may["analytics"]:
+        rows = registry.views_per_day(slug, days=_ANALYTICS_DAYS)
+        days = [day for day, _, _ in rows]
+        views = [views for _, views, _ in rows]
+        unique = [unique for _, _, unique in rows]
+        totals = {"views": sum(views), "busiest": max(unique, default=0), "days": len(rows)}
+        chart = daily_chart(
+            days,
+            {"Views": views, "Unique viewers": unique},
+            title=f"Views per day, last {_ANALYTICS_DAYS} days",
+            bars=("Views",),
+        )
+    policy = registry.get_policy()
+    return render_template(
+        "manager_app.html",
+        section="manager",
+        app=app,
+        may=may,
+        chart=chart,
+        totals=totals,
+        levels=[(level, ACCESS_LABELS[level], policy.allows(level)) for level in ACCESS_LABELS],
+    )
+
+
+@bp.post("/initialize")
+@requires(Action.INITIALIZE_APP)
+def initialize() -> Any:
+    """Register an installed app package as a new app owned by the user."""
+    slug = request.form.get("slug", "").strip()
+    packages = {pkg.slug: pkg for pkg in uninitialized_packages()}
+    package = packages.get(slug)
+    if package is None:
+        return redirect_back(
+            url_for("manager.index"), f"No app package {slug!r} to initialize.", "error"
+        )
+    try:
+        registry.initialize_app(
+            slug,
+            owner=current_user(),
+            installed_slugs=set(packages),
+            title=package.title,
+            description=package.description,
+        )
+    except ApiError as error:
+        return redirect_back(url_for("manager.index"), error.message, "error")
+    return redirect_back(
+        url_for("manager.app_settings", slug=slug),
+        f"{package.title} is initialized: it is Restricted until you share it.",
+    )
+
+
+@bp.get("/suggest")
+@requires(Action.VIEW_APP_MANAGER)
+def suggest() -> Any:
+    """Usernames or group paths for the viewer and co-owner pickers (JSON)."""
+    kind = request.args.get("kind", "user")
+    query = request.args.get("q", "").strip()[:100]
+    if kind not in _SUGGEST_KINDS:
+        return jsonify({"error": "kind must be user or group", "suggestions": []}), 400
+    try:
+        found = (
+            directory().suggest_users(query)
+            if kind == "user"
+            else directory().suggest_groups(query)
+        )
+    except DirectoryError as error:
+        # The picker still accepts typed names; it just cannot suggest any now.
+        return jsonify({"error": str(error), "suggestions": []}), 503
+    return jsonify({"suggestions": found})
+
+
+@bp.get("/apps/")
+def apps_index() -> Any:
+    """/manager/apps/ on its own is the App Manager's list."""
+    return redirect(url_for("manager.index"))

@@ -1,0 +1,345 @@
+"""KeycloakDirectory: the effective-roles merge and the admin API calls, without a Keycloak.
+
+The fake HTTP session answers with JSON shaped like Keycloak 26's admin API (brief user
+representations, groups whose subgroups are listed through /children, role-member
+lists that name direct holders only), so the merge is tested on realistic input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from portal.keycloak_admin import (
+    DirectoryRefused,
+    DirectoryUnavailable,
+    KeycloakDirectory,
+    RoleSource,
+    effective_roles,
+    expand_composites,
+    transport,
+)
+
+BASE = "http://kc.test"
+ADMIN = "/admin/realms/dash"
+DASH = "dash-client-uuid"
+
+
+# --- the pure merge -------------------------------------------------------------------
+
+
+def test_expand_composites_follows_chains_and_survives_cycles() -> None:
+    closure = expand_composites(
+        {
+            "realm:default-roles-dash": ["realm:offline_access", "client:viewer"],
+            "realm:staff": ["realm:default-roles-dash"],
+            "client:viewer": [],
+            "realm:a": ["realm:b"],
+            "realm:b": ["realm:a"],
+        }
+    )
+    assert closure["realm:staff"] == {
+        "realm:staff",
+        "realm:default-roles-dash",
+        "realm:offline_access",
+        "client:viewer",
+    }
+    assert closure["realm:a"] == {"realm:a", "realm:b"}
+
+
+def test_effective_roles_merges_direct_default_role_and_group_inheritance() -> None:
+    memberships = {
+        "u-alice": ["/sales/east"],
+        "u-bob": ["/sales/east"],
+        "u-carol": ["/sales/east/managers"],
+        "u-dave": [],
+        "u-erin": ["/finance"],
+    }
+    sources = [
+        # default-roles-dash carries viewer and is held by every user directly.
+        RoleSource(grants=frozenset({"viewer"}), user_ids=frozenset(memberships)),
+        RoleSource(grants=frozenset({"licensed_user"}), user_ids=frozenset({"u-alice"})),
+        # A role mapped to /sales/east reaches its members and its subgroups' members.
+        RoleSource(grants=frozenset({"admin"}), group_paths=frozenset({"/sales/east"})),
+        # /finances is not /finance: no prefix confusion.
+        RoleSource(grants=frozenset({"licensed_user"}), group_paths=frozenset({"/finances"})),
+    ]
+    roles = effective_roles(memberships=memberships, sources=sources)
+    assert roles["u-alice"] == {"viewer", "licensed_user", "admin"}
+    assert roles["u-bob"] == {"viewer", "admin"}
+    assert roles["u-carol"] == {"viewer", "admin"}
+    assert roles["u-dave"] == {"viewer"}
+    assert roles["u-erin"] == {"viewer"}
+
+
+# --- a fake Keycloak admin API --------------------------------------------------------
+
+
+class Response:
+    def __init__(self, status: int, body: Any = None) -> None:
+        self.status_code = status
+        self._body = body
+        self.content = b"" if body is None else b"x"
+
+    def json(self) -> Any:
+        return self._body
+
+
+def _user(name: str) -> dict[str, Any]:
+    return {
+        "id": f"u-{name}",
+        "username": name,
+        "firstName": name.title(),
+        "email": f"{name}@example.com",
+        "enabled": True,
+        "createdTimestamp": 1_700_000_000_000,
+    }
+
+
+def _group(gid: str, path: str, children: int = 0) -> dict[str, Any]:
+    return {"id": gid, "name": path.rsplit("/", 1)[1], "path": path, "subGroupCount": children}
+
+
+def _role(rid: str, name: str, *, client: bool, composite: bool = False) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "name": name,
+        "clientRole": client,
+        "composite": composite,
+        "containerId": DASH if client else "realm-uuid",
+    }
+
+
+NAMES = ["admin", "alice", "bob", "carol", "dave", "erin", "frank"]
+
+
+def keycloak_answers() -> dict[str, Any]:
+    """The contract's realm as Keycloak's admin API lists it."""
+    users = [_user(n) for n in NAMES] + [_user("service-account-dash-admin")]
+    return {
+        "/users": users,
+        "/groups": [_group("g-finance", "/finance"), _group("g-sales", "/sales", 2)],
+        "/groups/g-sales/children": [
+            _group("g-east", "/sales/east", 1),
+            _group("g-west", "/sales/west", 1),
+        ],
+        "/groups/g-east/children": [_group("g-east-m", "/sales/east/managers")],
+        "/groups/g-west/children": [_group("g-west-m", "/sales/west/managers")],
+        "/groups/g-finance/members": [_user("erin")],
+        "/groups/g-sales/members": [],
+        "/groups/g-east/members": [_user("alice"), _user("bob")],
+        "/groups/g-east-m/members": [_user("carol")],
+        "/groups/g-west/members": [_user("frank")],
+        "/groups/g-west-m/members": [],
+        "/clients": [{"id": DASH, "clientId": "dash"}],
+        f"/clients/{DASH}/roles": [
+            _role("r-viewer", "viewer", client=True),
+            _role("r-lic", "licensed_user", client=True),
+            _role("r-admin", "admin", client=True),
+        ],
+        "/roles": [
+            _role("r-default", "default-roles-dash", client=False, composite=True),
+            _role("r-offline", "offline_access", client=False),
+        ],
+        "/roles-by-id/r-default/composites": [
+            _role("r-offline", "offline_access", client=False),
+            {**_role("r-acct", "manage-account", client=True), "containerId": "account-uuid"},
+            _role("r-viewer", "viewer", client=True),
+        ],
+        f"/clients/{DASH}/roles/viewer/users": [],
+        f"/clients/{DASH}/roles/viewer/groups": [],
+        f"/clients/{DASH}/roles/licensed_user/users": [
+            _user(n) for n in ("admin", "alice", "erin")
+        ],
+        f"/clients/{DASH}/roles/licensed_user/groups": [],
+        f"/clients/{DASH}/roles/admin/users": [_user("admin")],
+        f"/clients/{DASH}/roles/admin/groups": [],
+        # The default role is assigned to every user (service account included).
+        "/roles/default-roles-dash/users": users,
+        "/roles/default-roles-dash/groups": [],
+        f"/users/u-alice/role-mappings/clients/{DASH}/composite": [
+            _role("r-viewer", "viewer", client=True),
+            _role("r-lic", "licensed_user", client=True),
+        ],
+        f"/users/u-bob/role-mappings/clients/{DASH}/composite": [
+            _role("r-viewer", "viewer", client=True)
+        ],
+        "/events": [
+            {
+                "time": 1_700_000_100_000,
+                "type": "LOGIN",
+                "clientId": "dash",
+                "userId": "u-bob",
+                "ipAddress": "10.0.0.2",
+                "details": {"username": "Bob"},
+            },
+            {
+                "time": 1_700_000_000_000,
+                "type": "LOGIN",
+                "clientId": "dash",
+                "userId": "u-x",
+                "ipAddress": "10.0.0.3",
+                "details": {},
+            },
+        ],
+    }
+
+
+class FakeKeycloak:
+    """A ``requests.Session`` stand-in that pages lists the way Keycloak does."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.token_requests = 0
+        self.fail: dict[str, int] = {}  # path -> status to answer once
+        self.down = False
+
+    def post(self, url: str, *, data: dict[str, str], timeout: float) -> Response:
+        if self.down:
+            raise requests.ConnectionError("refused")
+        assert url == f"{BASE}/realms/dash/protocol/openid-connect/token"
+        assert data["grant_type"] == "client_credentials"
+        assert (data["client_id"], data["client_secret"]) == ("dash-admin", "s3cret")
+        self.token_requests += 1
+        return Response(200, {"access_token": f"token-{self.token_requests}", "expires_in": 300})
+
+    def request(
+        self, method: str, url: str, *, params: Any, headers: Any, timeout: float
+    ) -> Response:
+        assert timeout > 0 and headers["Authorization"].startswith("Bearer token-")
+        path = urlsplit(url).path.removeprefix(ADMIN)
+        params = dict(params or {})
+        self.calls.append((method, path, params))
+        if path in self.fail:
+            return Response(self.fail.pop(path), {"error": "nope"})
+        if method == "POST":
+            return Response(204)
+        if path == "/users" and "username" in params:
+            return Response(
+                200, [u for u in self.answers["/users"] if u["username"] == params["username"]]
+            )
+        if path not in self.answers:
+            return Response(404, {"error": "not found"})
+        body = self.answers[path]
+        if isinstance(body, list) and "first" in params:
+            first, size = int(params["first"]), int(params["max"])
+            body = body[first : first + size]
+        return Response(200, body)
+
+
+@pytest.fixture
+def keycloak(monkeypatch: pytest.MonkeyPatch) -> FakeKeycloak:
+    monkeypatch.setattr(transport, "_PAGE", 3)  # so every list spans several pages
+    return FakeKeycloak(keycloak_answers())
+
+
+@pytest.fixture
+def directory(keycloak: FakeKeycloak) -> KeycloakDirectory:
+    return KeycloakDirectory(
+        base_url=BASE + "/",
+        realm="dash",
+        client_id="dash-admin",
+        client_secret="s3cret",
+        console_url="http://localhost:8080",
+        session=keycloak,  # type: ignore[arg-type]
+    )
+
+
+def test_users_with_effective_roles_and_group_paths(directory: KeycloakDirectory) -> None:
+    users = {u.username: u for u in directory.users_with_roles_and_groups()}
+    assert sorted(users) == NAMES  # the service account is not a person
+    assert users["admin"].roles == {"admin", "licensed_user", "viewer"}
+    assert users["alice"].roles == {"licensed_user", "viewer"}
+    assert users["alice"].groups == {"/sales/east"}
+    assert users["carol"].roles == {"viewer"}  # viewer came through default-roles-dash
+    assert users["carol"].groups == {"/sales/east/managers"}
+    assert users["dave"].groups == frozenset()
+    assert users["alice"].email == "alice@example.com"
+    assert users["alice"].created is not None
+
+
+def test_a_role_mapped_to_a_parent_group_reaches_subgroup_members(
+    keycloak: FakeKeycloak, directory: KeycloakDirectory
+) -> None:
+    keycloak.answers[f"/clients/{DASH}/roles/licensed_user/groups"] = [
+        _group("g-sales", "/sales", 2)
+    ]
+    licensed = directory.licensed_usernames()
+    assert licensed == {"admin", "alice", "bob", "carol", "erin", "frank"}
+    assert "dave" not in licensed
+
+
+def test_snapshot_is_cached_and_the_token_reused(
+    keycloak: FakeKeycloak, directory: KeycloakDirectory
+) -> None:
+    directory.users_with_roles_and_groups()
+    calls = len(keycloak.calls)
+    directory.licensed_usernames()
+    assert len(keycloak.calls) == calls  # served from the short cache
+    assert keycloak.token_requests == 1
+
+
+def test_user_effective_roles_and_is_licensed(directory: KeycloakDirectory) -> None:
+    assert directory.user_effective_roles("Alice") == {"viewer", "licensed_user"}
+    assert directory.is_licensed("alice") is True
+    assert directory.is_licensed("bob") is False
+    assert directory.is_licensed("nobody") is False
+
+
+def test_an_expired_token_is_renewed_once(
+    keycloak: FakeKeycloak, directory: KeycloakDirectory
+) -> None:
+    keycloak.fail["/users"] = 401
+    assert [u.username for u in directory.list_users()] == NAMES
+    assert keycloak.token_requests == 2
+
+
+def test_refused_and_unreachable_raise_typed_errors(
+    keycloak: FakeKeycloak, directory: KeycloakDirectory
+) -> None:
+    keycloak.fail[f"/clients/{DASH}/roles"] = 403
+    with pytest.raises(DirectoryRefused, match="view-clients"):
+        directory.users_with_roles_and_groups()
+    keycloak.fail[f"/clients/{DASH}/roles"] = 502
+    with pytest.raises(DirectoryUnavailable, match="502"):
+        directory.users_with_roles_and_groups()
+    fresh = KeycloakDirectory(
+        base_url=BASE,
+        realm="dash",
+        client_id="dash-admin",
+        client_secret="s3cret",
+        session=keycloak,  # type: ignore[arg-type]
+    )
+    keycloak.down = True
+    with pytest.raises(DirectoryUnavailable, match="unreachable"):
+        fresh.suggest_groups("east")
+
+
+def test_suggestions(directory: KeycloakDirectory) -> None:
+    assert directory.suggest_groups("EAST") == ["/sales/east", "/sales/east/managers"]
+    assert directory.suggest_groups("/fin") == ["/finance"]
+    assert directory.suggest_users("") == []
+    assert "alice" in directory.suggest_users("al")
+
+
+def test_login_events_sign_out_and_console_links(
+    keycloak: FakeKeycloak, directory: KeycloakDirectory
+) -> None:
+    events = directory.login_events(days=7)
+    assert [e.username for e in events] == ["bob", None]
+    assert events[0].ip_address == "10.0.0.2" and events[0].time.year == 2023
+    _, path, params = keycloak.calls[-1]
+    assert (path, params["type"]) == ("/events", "LOGIN") and "dateFrom" in params
+
+    directory.sign_out("Bob")
+    assert keycloak.calls[-1][:2] == ("POST", "/users/u-bob/logout")
+
+    console = "http://localhost:8080/admin/master/console/#/dash/users"
+    assert directory.console_url() == console
+    assert directory.console_url("bob") == f"{console}/u-bob/settings"
+    assert directory.console_url("ghost") == console
+    assert directory.console_url(user_id="u-x") == f"{console}/u-x/settings"

@@ -1,0 +1,358 @@
+"""The Portal, App Manager and Admin pages, rendered for each kind of user.
+
+The app is the real ``portal.create_app`` on a fresh SQLite database with the
+contract's seeded apps. Two things are replaced, for these tests only: a hook that sets
+``g.user`` from a header, and a fake user directory standing in for Keycloak's admin
+API (a directory of users, not an identity provider).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal import audit, create_app, registry
+from portal.identity import User
+from portal.keycloak_admin import DirectoryUnavailable, DirectoryUser, LoginEvent
+from portal.settings import Settings
+from roles import AccessLevel
+from tests.unit.conftest_registry import TEST_USER_HEADER, install_test_identity
+
+
+def person(name: str, *roles: str, groups: Iterable[str] = ()) -> User:
+    return User(
+        sub=f"sub-{name}",
+        username=name,
+        name=name.title(),
+        email=f"{name}@example.com",
+        roles=frozenset({"viewer", *roles}),
+        groups=frozenset(groups),
+    )
+
+
+USERS = {
+    "admin": person("admin", "admin", "licensed_user"),
+    "alice": person("alice", "licensed_user", groups=["/sales/east"]),
+    "bob": person("bob", groups=["/sales/east"]),
+    "carol": person("carol", groups=["/sales/east/managers"]),
+    "dave": person("dave"),
+    "erin": person("erin", "licensed_user", groups=["/finance"]),
+    "frank": person("frank", groups=["/sales/west"]),
+}
+
+
+class FakeDirectory:
+    """Answers like ``KeycloakDirectory`` from the demo users; ``down`` makes it fail."""
+
+    def __init__(self, users: dict[str, User]) -> None:
+        self.users = dict(users)
+        self.down = False
+        self.signed_out: list[str] = []
+
+    def _check(self) -> None:
+        if self.down:
+            raise DirectoryUnavailable("Keycloak is unreachable (ConnectionError).")
+
+    def users_with_roles_and_groups(self) -> list[DirectoryUser]:
+        self._check()
+        return [
+            DirectoryUser(
+                id=f"id-{u.username}",
+                username=u.username,
+                email=u.email,
+                first_name=u.name,
+                roles=u.roles,
+                groups=u.groups,
+            )
+            for u in sorted(self.users.values(), key=lambda u: u.username)
+        ]
+
+    def licensed_usernames(self) -> set[str]:
+        self._check()
+        return {n for n, u in self.users.items() if "licensed_user" in u.roles}
+
+    def is_licensed(self, username: str) -> bool:
+        return username.lower() in self.licensed_usernames()
+
+    def suggest_users(self, prefix: str) -> list[str]:
+        self._check()
+        return sorted(n for n in self.users if n.startswith(prefix.lower()))
+
+    def suggest_groups(self, prefix: str) -> list[str]:
+        self._check()
+        groups = {"/sales", "/sales/east", "/sales/east/managers", "/sales/west", "/finance"}
+        return sorted(p for p in groups if prefix.lower().strip("/") in p)
+
+    def login_events(self, days: int = 30) -> list[LoginEvent]:
+        self._check()
+        now = datetime.now(UTC)
+        return [
+            LoginEvent(
+                time=now, username="bob", user_id="id-bob", client_id="dash", ip_address="127.0.0.1"
+            )
+        ]
+
+    def sign_out(self, username: str) -> str:
+        self._check()
+        self.signed_out.append(username)
+        return f"sub-{username}"
+
+    def console_url(self, username: str | None = None, *, user_id: str | None = None) -> str:
+        return "http://kc.test/admin/master/console/#/dash/users" + (
+            f"/{user_id}" if user_id else ""
+        )
+
+    def console_home(self, section: str = "") -> str:
+        return f"http://kc.test/admin/master/console/#/dash/{section}"
+
+
+def build(tmp: Path, **overrides: object) -> Flask:
+    app = create_app(Settings.from_env(data_dir=tmp, sales_rows=1000, **overrides))
+    app.config["TESTING"] = True
+    app.extensions["portal_directory"] = FakeDirectory(USERS)
+    install_test_identity(app, USERS)
+    return app
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """One app for the whole module (building one runs the migrations). Tests that
+    change the registry put it back; the directory is reset before every test."""
+    return build(tmp_path_factory.mktemp("pages"), app_modules="greeter=app.hello")
+
+
+@pytest.fixture(autouse=True)
+def directory(app: Flask) -> FakeDirectory:
+    fake = FakeDirectory(USERS)
+    app.extensions["portal_directory"] = fake
+    return fake
+
+
+def get(app: Flask, path: str, who: str | None = None) -> tuple[int, str]:
+    client: FlaskClient = app.test_client()
+    response = client.get(path, headers={TEST_USER_HEADER: who} if who else {})
+    return response.status_code, response.get_data(as_text=True)
+
+
+def post(app: Flask, path: str, who: str, data: dict[str, object]) -> tuple[int, str]:
+    client = app.test_client()
+    response = client.post(path, data=data, headers={TEST_USER_HEADER: who}, follow_redirects=True)
+    return response.status_code, response.get_data(as_text=True)
+
+
+def cards(html: str) -> set[str]:
+    """The app links shown as portal cards."""
+    return {
+        slug for slug in ("sales", "hello", "public", "finance") if f'href="/apps/{slug}/"' in html
+    }
+
+
+# --- the Portal -----------------------------------------------------------------------
+
+
+def test_anonymous_portal_shows_only_the_public_app_and_a_sign_in_button(app: Flask) -> None:
+    status, html = get(app, "/")
+    assert status == 200
+    assert cards(html) == {"public"}
+    assert 'href="/login?next=/"' in html and ">Sign in</a>" in html
+    assert "Sign out" not in html
+    assert "Unauthenticated" in html
+
+
+def test_bob_sees_sales_hello_public_but_not_finance(app: Flask) -> None:
+    status, html = get(app, "/", "bob")
+    assert status == 200
+    assert cards(html) == {"sales", "hello", "public"}
+    assert "Bob" in html and 'class="role role-viewer"' in html
+    assert 'action="/logout"' in html and 'name="csrf_token"' in html
+    assert "App Manager" not in html  # a viewer has no App Manager
+
+
+def test_dave_does_not_see_sales(app: Flask) -> None:
+    _, html = get(app, "/", "dave")
+    assert cards(html) == {"hello", "public"}
+
+
+def test_portal_search_hides_cards_that_do_not_match(app: Flask) -> None:
+    _, html = get(app, "/?q=rows", "bob")  # only the Sales description says rows
+    articles = html.split("<article")[1:]
+    shown = [a for a in articles if not a.startswith(' class="card" hidden')]
+    assert len(articles) == 3  # all rendered, so the script can show them again
+    assert len(shown) == 1 and "/apps/sales/" in shown[0]
+    _, html = get(app, "/?tag=demo", "bob")
+    assert 'class="tag active" href="/?tag=demo"' in html
+
+
+def test_plotly_is_served_locally(app: Flask) -> None:
+    response = app.test_client().get("/vendor/plotly.min.js")
+    assert response.status_code == 200 and "javascript" in response.mimetype
+    assert b"plotly" in response.get_data()[:2000].lower()
+
+
+def test_error_page_is_html(app: Flask) -> None:
+    status, html = get(app, "/no-such-page", "bob")
+    assert status == 404 and "Not found" in html and "Back to the portal" in html
+
+
+# --- the App Manager ------------------------------------------------------------------
+
+
+def test_app_manager_needs_a_seat(app: Flask) -> None:
+    assert get(app, "/manager/", "bob")[0] == 403
+    response = app.test_client().get("/manager/")
+    assert response.status_code == 302 and response.location.startswith("/login?next=/manager/")
+
+
+def test_alice_manages_sales_only_and_admin_all_four(app: Flask) -> None:
+    _, html = get(app, "/manager/", "alice")
+    assert "/manager/apps/sales" in html
+    assert not {"/manager/apps/finance", "/manager/apps/hello"} & {
+        s for s in ("/manager/apps/finance", "/manager/apps/hello") if s in html
+    }
+    _, html = get(app, "/manager/", "admin")
+    for slug in ("sales", "hello", "public", "finance"):
+        assert f"/manager/apps/{slug}" in html
+
+
+def test_app_settings_page_for_the_owner_with_analytics(app: Flask) -> None:
+    with app.app_context():
+        registry.record_view("sales", "bob")
+        registry.record_view("sales", "carol")
+    status, html = get(app, "/manager/apps/sales", "alice")
+    assert status == 200
+    assert 'id="app-form"' in html and 'value="restricted"' in html
+    assert '"groups": ["/sales"]' in html  # the settings the script starts from
+    assert "Viewer analytics" in html and 'src="/vendor/plotly.min.js"' in html
+    assert "cdn" not in html.lower()
+    assert get(app, "/manager/apps/sales", "erin")[0] == 403
+    assert get(app, "/manager/apps/nope", "alice")[0] == 404
+
+
+def test_suggestions_come_from_the_directory(app: Flask) -> None:
+    client = app.test_client()
+    answer = client.get("/manager/suggest?kind=group&q=east", headers={TEST_USER_HEADER: "alice"})
+    assert answer.json == {"suggestions": ["/sales/east", "/sales/east/managers"]}
+    answer = client.get("/manager/suggest?kind=user&q=b", headers={TEST_USER_HEADER: "alice"})
+    assert answer.json == {"suggestions": ["bob"]}
+    assert client.get("/manager/suggest?q=b", headers={TEST_USER_HEADER: "bob"}).status_code == 403
+
+
+def test_a_licensed_user_initializes_an_installed_package(app: Flask) -> None:
+    _, html = get(app, "/manager/", "erin")
+    assert 'name="slug" value="greeter"' in html
+    status, html = post(app, "/manager/initialize", "erin", {"slug": "greeter"})
+    assert status == 200 and "is initialized" in html
+    with app.app_context():
+        record = registry.get_app("greeter")
+    assert record is not None and record.owner == "erin" and record.access.value == "restricted"
+    assert 'name="slug" value="greeter"' not in get(app, "/manager/", "admin")[1]
+    assert "No app package" in post(app, "/manager/initialize", "erin", {"slug": "greeter"})[1]
+    assert post(app, "/manager/initialize", "bob", {"slug": "greeter"})[0] == 403
+    assert cards(get(app, "/", "bob")[1]) == {"sales", "hello", "public"}  # Restricted: not shared
+
+
+# --- Admin ----------------------------------------------------------------------------
+
+
+def test_admin_section_is_for_admins_only(app: Flask) -> None:
+    for path in ("/admin/", "/admin/users", "/admin/activity", "/admin/apps", "/admin/audit"):
+        assert get(app, path, "alice")[0] == 403, path
+        assert get(app, path, "admin")[0] == 200, path
+
+
+def test_admin_users_show_effective_roles_and_groups(app: Flask) -> None:
+    _, html = get(app, "/admin/users", "admin")
+    assert "/sales/east/managers" in html and "carol" in html
+    assert "Sign out everywhere" in html and "licensed_user" in html
+    _, html = get(app, "/admin/activity", "admin")
+    assert "Recent sign-ins" in html and "127.0.0.1" in html and "plotly" in html
+
+
+def test_seats_within_and_over_the_licence(app: Flask, directory: FakeDirectory) -> None:
+    _, html = get(app, "/admin/", "admin")
+    assert "3 <span" in html and "Over the licence" not in html
+    for i in range(8):  # 11 seat holders for 10 seats
+        directory.users[f"dev{i}"] = person(f"dev{i}", "licensed_user")
+    _, html = get(app, "/admin/", "admin")
+    assert "Over the licence: 11 users hold licensed_user" in html
+
+
+def transfer_back(app: Flask, **owners: str) -> None:
+    with app.app_context():
+        for slug, owner in owners.items():
+            registry.transfer_owner(slug, owner, actor=USERS["admin"], new_owner_is_licensed=True)
+
+
+def test_ownerless_app_is_flagged_and_transferred(app: Flask, directory: FakeDirectory) -> None:
+    directory.users["alice"] = person("alice", groups=["/sales/east"])  # alice lost her seat
+    _, html = get(app, "/admin/apps", "admin")
+    assert "Ownerless: alice lost licensed_user" in html
+    _, html = get(app, "/admin/", "admin")
+    assert "Ownerless apps" in html
+    del directory.users["alice"]  # and then was deleted
+    assert "Ownerless: alice no longer exists" in get(app, "/admin/apps", "admin")[1]
+
+    status, html = post(app, "/admin/apps/transfer", "admin", {"only": "sales", "new_owner": "bob"})
+    assert status == 200 and "bob has no licensed_user seat" in html
+    try:
+        _, html = post(app, "/admin/apps/transfer", "admin", {"only": "sales", "new_owner": "Erin"})
+        assert "erin now owns sales" in html
+        with app.app_context():
+            assert registry.get_app("sales").owner == "erin"
+        assert "Ownerless:" not in get(app, "/admin/apps", "admin")[1]
+    finally:
+        transfer_back(app, sales="alice")
+
+
+def test_bulk_transfer(app: Flask) -> None:
+    data = {"slug": ["hello", "public"], "new_owner": "erin"}
+    assert post(app, "/admin/apps/transfer", "alice", data)[0] == 403
+    try:
+        _, html = post(app, "/admin/apps/transfer", "admin", data)
+        assert "erin now owns hello, public" in html
+    finally:
+        transfer_back(app, hello="admin", public="admin")
+
+
+def test_sign_out_everywhere_is_audited(app: Flask, directory: FakeDirectory) -> None:
+    _, html = post(app, "/admin/users/Bob/sign-out", "admin", {})
+    assert "bob is signed out everywhere" in html
+    assert directory.signed_out == ["bob"]
+    _, html = get(app, "/admin/audit", "admin")
+    assert "user.sign_out" in html and "user:bob" in html
+    with app.app_context():
+        assert audit.recent(limit=1)[0]["actor"] == "admin"
+
+
+def test_viewer_access_policy(app: Flask) -> None:
+    _, html = get(app, "/admin/policy", "admin")
+    assert 'value="unauthenticated" checked' in html
+    try:
+        _, html = post(app, "/admin/policy", "admin", {"allowed": ["authenticated"]})
+        assert "policy saved" in html
+        with app.app_context():
+            assert not registry.get_policy().allows(AccessLevel.UNAUTHENTICATED)
+            assert registry.get_app("public").access == AccessLevel.AUTHENTICATED
+        assert cards(get(app, "/")[1]) == set()  # nothing is public any more
+        assert "Not allowed by the admins" in get(app, "/manager/apps/public", "admin")[1]
+    finally:
+        with app.app_context():
+            registry.set_policy(allowed_access_levels=list(AccessLevel), actor=USERS["admin"])
+            registry.update_app("public", {"access": "unauthenticated"}, actor=USERS["admin"])
+    assert cards(get(app, "/")[1]) == {"public"}
+
+
+def test_admin_pages_survive_keycloak_being_down(app: Flask, directory: FakeDirectory) -> None:
+    directory.down = True
+    for path in ("/admin/", "/admin/users", "/admin/activity", "/admin/apps"):
+        status, html = get(app, path, "admin")
+        assert status == 200, path
+        assert "admin API is unavailable" in html, path
+    client = app.test_client()
+    answer = client.get("/manager/suggest?kind=user&q=a", headers={TEST_USER_HEADER: "alice"})
+    assert answer.status_code == 503 and answer.json["suggestions"] == []
