@@ -1,0 +1,1 @@
+"""Dash apps that ship with the platform."""

@@ -1,0 +1,269 @@
+"""The sales row rules over generated data: each demo user, the union, SQL, view-as."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from flask import Flask, g
+
+from app.sales import data as sales_data
+from app.sales.memory import MemoryEngine
+from app.sales.policy import POLICY_COLUMNS, SALES_POLICY, ViewAs
+from app.sales.queries import Filters
+from app.sales.sql import SqlEngine
+from portal.identity import User
+
+ROWS = 20_000
+
+
+def demo(name: str, roles: str, groups: str = "") -> User:
+    return User(
+        sub=f"sub-{name}",
+        username=name,
+        roles=frozenset(roles.split()),
+        groups=frozenset(groups.split()),
+    )
+
+
+#: The contract's demo users, exactly: roles of client dash and groups.
+DEMO = {
+    "admin": demo("admin", "admin licensed_user viewer"),
+    "alice": demo("alice", "licensed_user viewer", "/sales/east"),
+    "bob": demo("bob", "viewer", "/sales/east"),
+    "carol": demo("carol", "viewer", "/sales/east/managers"),
+    "dave": demo("dave", "viewer"),
+    "erin": demo("erin", "licensed_user", "/finance"),
+    "frank": demo("frank", "viewer", "/sales/west"),
+}
+
+LABELS = {
+    "admin": "All regions (admin)",
+    "alice": "Your sales",
+    "bob": "Your sales",
+    "carol": "East region",
+    "frank": "Your sales",
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return sales_data.load(tmp_path_factory.mktemp("sales"), ROWS)
+
+
+@pytest.fixture(scope="module")
+def frame(data) -> pd.DataFrame:
+    return data.frame
+
+
+@pytest.fixture(scope="module")
+def engine(data) -> MemoryEngine:
+    return MemoryEngine(data)
+
+
+@pytest.fixture(scope="module")
+def duck(data) -> SqlEngine:
+    return SqlEngine.duckdb(data.path)
+
+
+def expected_rows(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The contract's row rules, written out with pandas (not through the module under test)."""
+    if name == "admin":
+        return frame
+    if name == "carol":
+        return frame[frame["region"] == "east"]
+    if name in ("alice", "bob", "frank"):
+        return frame[frame["salesman"] == name]
+    return frame.iloc[0:0]
+
+
+def full_range(engine) -> Filters:
+    return Filters(engine.start, engine.end)
+
+
+def test_generated_data_is_deterministic_and_compact(data, tmp_path):
+    assert len(data.frame) == ROWS
+    assert list(data.frame.columns) == list(sales_data.COLUMNS)
+    again = sales_data.generate(ROWS)
+    assert again.equals(sales_data.generate(ROWS))
+    assert sales_data.data_path(tmp_path, ROWS).name == f"sales-{ROWS}-{sales_data.SEED}.parquet"
+    assert data.frame.memory_usage(deep=True).sum() / ROWS < 30  # bytes a row
+    assert data.region_of()["alice"] == "east" and data.region_of()["frank"] == "west"
+    assert not list(data.path.parent.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("name", sorted(DEMO))
+def test_each_demo_user_sees_exactly_their_rows(name, frame, engine):
+    want = expected_rows(frame, name)
+    allowed = SALES_POLICY.evaluate(DEMO[name])
+    got = frame[allowed.mask(frame)]
+    assert len(got) == len(want)
+    assert set(got["region"].astype(str)) == set(want["region"].astype(str))
+    assert got.index.equals(want.index)
+    if name in ("dave", "erin"):
+        assert allowed.is_none and len(want) == 0
+    else:
+        assert allowed.label == LABELS[name] and len(want) > 0
+    # The engine (indexes, not masks) agrees.
+    assert len(engine.rows(allowed, full_range(engine))) == len(want)
+    assert engine.summary(allowed, full_range(engine)).deals == len(want)
+
+
+def test_expected_regions(frame):
+    regions = {n: set(expected_rows(frame, n)["region"].astype(str)) for n in DEMO}
+    assert regions["admin"] == {"east", "west", "north", "south"}
+    assert regions["alice"] == regions["bob"] == regions["carol"] == {"east"}
+    assert regions["frank"] == {"west"}
+    assert regions["dave"] == regions["erin"] == set()
+
+
+def test_union_of_all_salesmen_is_admins_rows_without_duplicates(data, frame, engine):
+    seen = pd.Series(0, index=frame.index)
+    picked = []
+    for name, region in data.region_of().items():
+        salesman = User(sub=name, username=name, groups=frozenset({f"/sales/{region}"}))
+        allowed = SALES_POLICY.evaluate(salesman)
+        seen += allowed.mask(frame)
+        picked.append(engine.rows(allowed, full_range(engine)))
+    admin = SALES_POLICY.evaluate(DEMO["admin"])
+    assert (seen == 1).all()  # every row once: none missing, none twice
+    assert seen.sum() == admin.mask(frame).sum() == len(frame)
+    rows = pd.Index(sorted(int(r) for part in picked for r in part))
+    assert rows.is_unique and rows.equals(pd.Index(range(len(frame))))
+
+
+def test_where_clause_binds_the_identity(engine):
+    bob = SALES_POLICY.evaluate(DEMO["bob"])
+    where = SALES_POLICY.where(bob, "qmark")
+    assert where == ('("salesman" = ?)', ["bob"])
+    carol = SALES_POLICY.where(SALES_POLICY.evaluate(DEMO["carol"]), "format")
+    assert carol == ('("region" = %s)', ["east"])
+    narrowed = Filters(products=("Cloud Pro",), salesmen=("frank",)).narrow(bob)
+    sql = narrowed.to_sql(POLICY_COLUMNS, "pyformat")
+    assert sql.sql == "1 = 0"  # bob narrowed to frank: no row at all, no value in the text
+    mine = Filters(products=("Cloud Pro",)).narrow(bob).to_sql(POLICY_COLUMNS, "pyformat")
+    assert "bob" not in mine.sql and "Cloud Pro" not in mine.sql
+    assert sorted(mine.params.values()) == ["Cloud Pro", "bob"]
+
+
+@pytest.mark.parametrize("name", sorted(DEMO))
+def test_duckdb_returns_the_same_rows_as_pandas(name, frame, engine, duck):
+    allowed = SALES_POLICY.evaluate(DEMO[name])
+    want = expected_rows(frame, name)
+    csv_mem = "".join(engine.iter_csv(allowed, full_range(engine))).splitlines()
+    csv_sql = "".join(duck.iter_csv(allowed, full_range(duck))).splitlines()
+    assert csv_mem[0] == csv_sql[0] == ",".join(sales_data.COLUMNS)
+    assert len(csv_sql) - 1 == len(want)
+    assert sorted(csv_mem) == sorted(csv_sql)
+    f = Filters.parse("2024-03-01", "2024-08-31", ["Cloud Pro", "Hardware Kit"])
+    narrowed = f.narrow(allowed)
+    a, b = engine.summary(narrowed, f), duck.summary(narrowed, f)
+    assert (a.deals, a.units) == (b.deals, b.units)
+    assert a.revenue == pytest.approx(b.revenue) and a.prev_revenue == pytest.approx(b.prev_revenue)
+    assert a.x == b.x and [p for p, _ in a.by_product] == [p for p, _ in b.by_product]
+    assert [c for c, _ in a.top_customers] == [c for c, _ in b.top_customers]
+    assert [v for _, v in a.top_customers] == pytest.approx([v for _, v in b.top_customers])
+    for region, values in b.series.items():
+        assert a.series[region] == pytest.approx(values)
+    in_range = want[(want["date"] >= "2024-03-01") & (want["date"] <= "2024-08-31")]
+    assert a.deals == in_range["product"].isin(["Cloud Pro", "Hardware Kit"]).sum()
+
+
+def test_filters_only_narrow(frame, engine):
+    bob = SALES_POLICY.evaluate(DEMO["bob"])
+    for f in (
+        Filters(salesmen=("frank",)),
+        Filters(salesmen=("bob", "frank", "s-west-01")),
+        Filters.parse(None, None, None, ["FRANK", "Bob"]),
+        Filters(products=("Cloud Pro",)),
+        Filters(dt.date(1990, 1, 1), dt.date(2100, 1, 1)),
+    ):
+        page = engine.page(f.narrow(bob), f, None, 0, 50)
+        assert {r["salesman"] for r in page.records} <= {"bob"}
+        assert page.total <= len(expected_rows(frame, "bob"))
+
+
+def test_dates_resolve_inside_the_data(engine):
+    f = Filters.parse("1999-01-01", "2999-01-01").resolve(engine.start, engine.end)
+    assert (f.date_from, f.date_to) == (engine.start, engine.end)
+    default = Filters().resolve(engine.start, engine.end)
+    assert (default.date_to - default.date_from).days == 364
+    swapped = Filters.parse("2025-02-01", "2025-01-01").resolve(engine.start, engine.end)
+    assert swapped.date_from < swapped.date_to
+    assert Filters.parse("not a date", 7, "x", {"a": 1}) == Filters(None, None, ("x",), ())
+
+
+# ---------------------------------------------------------------- view as
+
+
+@pytest.fixture
+def audit_events(monkeypatch) -> list[tuple]:
+    """portal.audit.record, replaced: the events view-as records."""
+    from portal import audit
+
+    events: list[tuple] = []
+    monkeypatch.setattr(
+        audit,
+        "record",
+        lambda actor, action, target, **kw: events.append((actor, action, target, kw)),
+    )
+    return events
+
+
+def scope_as(view_as: ViewAs, who: str | None, value):
+    with Flask(__name__).test_request_context():
+        g.user = DEMO.get(who) if who else None
+        return view_as.scope(value)
+
+
+def test_admin_views_as_a_user_and_it_is_audited(data, audit_events):
+    view_as = ViewAs(data.region_of())
+    scope = scope_as(view_as, "admin", "user:bob")
+    assert scope.viewing_as == "bob" and scope.banner == "Viewing as bob"
+    assert scope.allowed == SALES_POLICY.evaluate(DEMO["bob"])
+    detail = {"app": "sales", "via": "dashboard", "rows": "Your sales"}
+    assert audit_events == [("admin", "app.view_as", "user:bob", {"detail": detail})]
+    scope_as(view_as, "admin", "user:BOB")  # the same view again: not flooded
+    assert len(audit_events) == 1
+    group = scope_as(view_as, "admin", "group:/sales/west/managers")
+    assert group.allowed == SALES_POLICY.evaluate(
+        User(sub="x", username="x", groups=frozenset({"/sales/west/managers"}))
+    )
+    assert group.banner == "Viewing as /sales/west/managers" and group.detail == "West region"
+    assert audit_events[-1][2] == "group:/sales/west/managers"
+
+
+@pytest.mark.parametrize("who", ["bob", "carol", "alice", "dave"])
+@pytest.mark.parametrize(
+    "value", ["user:frank", "user:admin", "group:/sales/west/managers", "admin"]
+)
+def test_non_admins_cannot_view_as(data, audit_events, who, value):
+    scope = scope_as(ViewAs(data.region_of()), who, value)
+    assert scope.viewing_as is None
+    assert scope.allowed == SALES_POLICY.evaluate(DEMO[who])
+    assert audit_events == []
+
+
+@pytest.mark.parametrize(
+    "value", ["user:nobody", "group:/finance", "group:/sales", 7, ["user:bob"], "bob"]
+)
+def test_unknown_view_as_values_are_ignored(data, audit_events, value):
+    scope = scope_as(ViewAs(data.region_of()), "admin", value)
+    assert scope.viewing_as is None and scope.allowed.is_all
+    assert audit_events == []
+
+
+def test_view_as_is_refused_when_it_cannot_be_audited(data, monkeypatch):
+    from portal import audit
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(audit, "record", broken)
+    scope = scope_as(ViewAs(data.region_of()), "admin", "user:bob")
+    assert scope.viewing_as is None and scope.allowed.is_all
+
+
+def test_anonymous_has_no_scope(data):
+    assert scope_as(ViewAs(data.region_of()), None, "user:bob") is None
