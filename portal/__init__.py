@@ -1,0 +1,69 @@
+"""The portal: a Flask server that signs people in through Keycloak and serves Dash apps.
+
+``create_app(settings)`` builds it (Flask's application-factory pattern): settings
+from the environment, the platform database, the identity layer, the guard, the
+portal pages and API, and every installed Dash app mounted under /apps/<slug>/.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+
+from portal.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the portal from ``settings`` (default: read from the environment)."""
+    from portal import auth, errors, guard, keycloak_admin, mount, registry
+    from portal.api import apps as apps_api
+    from portal.api import me as me_api
+    from portal.extensions import db, migrate
+    from portal.pages import admin, home, manager
+
+    _configure_logging()
+    settings = (settings or Settings.from_env()).resolved()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(__name__)
+    app.extensions["portal_settings"] = settings
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(registry.MIGRATIONS_DIR))
+    errors.init_app(app)
+    registry.init_app(app)
+    auth.init_app(app)
+    keycloak_admin.init_app(app)
+
+    app.register_blueprint(me_api.bp)
+    app.register_blueprint(apps_api.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(manager.bp, url_prefix="/manager")
+    app.register_blueprint(admin.bp, url_prefix="/admin")
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    # The guard runs after the identity loader (registered by auth.init_app) and
+    # before any hook a Dash app adds, for every path under /apps/.
+    guard.init_app(app)
+    mount.mount_apps(app, settings)
+    return app
