@@ -1,0 +1,66 @@
+# The developer's entry points. `make up` runs the stack, `make test` runs every test
+# against a real Keycloak. Both install what they need on a fresh machine.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help venv chromium keycloak up down logs test test-unit bench lint format clean
+
+help:
+	@echo "make up      start Keycloak and the portal (http://127.0.0.1:8050)"
+	@echo "make down    stop them"
+	@echo "make logs    show the last log lines"
+	@echo "make test    run the whole test suite against a real Keycloak"
+	@echo "make bench   run the benchmarks"
+	@echo "make lint    ruff check and format check"
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+keycloak: venv
+	$(PY) keycloak/kcctl.py fetch
+
+up: venv
+	$(PY) scripts/stack.py up
+
+down:
+	@$(PY) scripts/stack.py down
+
+logs:
+	@$(PY) scripts/stack.py logs
+
+test: venv chromium keycloak
+	$(PY) -m pytest
+
+test-unit: venv
+	$(PY) -m pytest tests/unit
+
+bench: venv keycloak
+	$(PY) bench/run.py
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var test-artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,151 @@
+"""Throughput of a trivial Dash callback through the guard, against the same app bare.
+
+Both are served by gunicorn with 2 workers on loopback and loaded by wrk in the same
+run. The guarded request carries a real signed-in session (the code flow through a
+Keycloak started by kcctl). Prints requests/s of each and their ratio (goal: >= 0.90).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "keycloak"), str(ROOT / "tests"), str(ROOT)]
+
+import kcctl  # noqa: E402
+from conftest import _wait_http, free_port  # noqa: E402
+from oidc_flow import login  # noqa: E402
+
+CALLBACK = {
+    "output": "whoami.children",
+    "outputs": {"id": "whoami", "property": "children"},
+    "inputs": [{"id": "whoami-button", "property": "n_clicks", "value": 1}],
+    "changedPropIds": ["whoami-button.n_clicks"],
+}
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+
+
+def _serve(app: str, port: int, env: dict, log: Path) -> subprocess.Popen:
+    command = [GUNICORN, f"--bind=127.0.0.1:{port}", "--workers=2", f"--chdir={ROOT}", app]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _wrk(url: str, *, cookie: str | None, seconds: int, connections: int, work: Path) -> float:
+    headers = 'wrk.headers["Content-Type"] = "application/json"\n'
+    if cookie:
+        headers += f'wrk.headers["Cookie"] = "{cookie}"\n'
+    script = work / "post.lua"
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(CALLBACK))}\n{headers}'
+    )
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"wrk saw errors against {url}:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="3 s per measurement, 1 round")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.rounds = 3, 1
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+
+    work = Path(tempfile.mkdtemp(prefix="bench-guard-"))
+    portal_port, bare_port = free_port(), free_port()
+    http_port, management_port = free_port(), free_port()
+    realm = kcctl.patch_realm(portal_url=f"http://127.0.0.1:{portal_port}")
+    instance = kcctl.start(
+        http_port=http_port,
+        management_port=management_port,
+        instance_dir=work / "keycloak",
+        realm=realm,
+    )
+    processes: list[subprocess.Popen] = []
+    try:
+        kcctl.wait_ready(instance, timeout=300)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "KEYCLOAK_URL": instance.base_url,
+            "PORTAL_DATA_DIR": str(work / "data"),
+            "SALES_ROWS": "20000",
+        }
+        processes.append(_serve("portal.wsgi:app", portal_port, env, work / "portal.log"))
+        processes.append(_serve("bench.bare_app:server", bare_port, env, work / "bare.log"))
+        portal = f"http://127.0.0.1:{portal_port}"
+        bare = f"http://127.0.0.1:{bare_port}"
+        _wait_http(portal + "/healthz", timeout=180, process=processes[0])
+        _wait_http(bare + "/apps/hello/", timeout=60, process=processes[1])
+        session = login(portal, "bob")
+        cookie = "; ".join(
+            f"{c.name}={c.value}" for c in session.cookies if c.name.startswith("dash")
+        )
+        guarded_url = portal + "/apps/hello/_dash-update-component"
+        bare_url = bare + "/apps/hello/_dash-update-component"
+        check = session.post(guarded_url, json=CALLBACK)
+        assert check.status_code == 200 and "bob" in check.text, check.text
+        _wrk(bare_url, cookie=None, seconds=2, connections=args.connections, work=work)
+        _wrk(guarded_url, cookie=cookie, seconds=2, connections=args.connections, work=work)
+        bare_rps, guarded_rps = [], []
+        for _ in range(args.rounds):  # interleaved, so drift hits both alike
+            bare_rps.append(
+                _wrk(
+                    bare_url,
+                    cookie=None,
+                    seconds=args.seconds,
+                    connections=args.connections,
+                    work=work,
+                )
+            )
+            guarded_rps.append(
+                _wrk(
+                    guarded_url,
+                    cookie=cookie,
+                    seconds=args.seconds,
+                    connections=args.connections,
+                    work=work,
+                )
+            )
+        best_bare, best_guarded = max(bare_rps), max(guarded_rps)
+        print("\nguard throughput (gunicorn 2 workers, wrk on loopback, trivial callback)")
+        print(f"  bare Dash app, no auth      {best_bare:8.0f} req/s   rounds {bare_rps}")
+        print(f"  through the guard, bob      {best_guarded:8.0f} req/s   rounds {guarded_rps}")
+        ratio = best_guarded / best_bare
+        print(f"  ratio                       {ratio:8.2f}   (goal >= 0.90)")
+        print("  for scale: dash-auth's OIDCAuth kept 0.24-0.30 on this kind of machine")
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
+        kcctl.stop(work / "keycloak")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""Tokens over time, against the real Keycloak: bearer tokens, refresh, role changes,
+Keycloak's admin "sign out" (back-channel logout), and Keycloak being unreachable."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from conftest import ACCESS_TOKEN_LIFESPAN, ROOT, Stack, _wait_http, free_port
+from oidc_flow import admin_api, keycloak_form_action, login
+
+pytestmark = pytest.mark.integration
+
+
+def cli_token(stack: Stack, username: str) -> str:
+    """An access token from the public `dash-cli` client (code flow with PKCE)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    session = requests.Session()
+    page = session.get(
+        f"{stack.issuer}/protocol/openid-connect/auth",
+        params={
+            "client_id": "dash-cli",
+            "response_type": "code",
+            "scope": "openid",
+            "redirect_uri": "http://127.0.0.1/callback",
+            "code_challenge": challenge.rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+            "state": "s",
+        },
+        timeout=30,
+    )
+    answer = session.post(
+        keycloak_form_action(page.text),
+        data={"username": username, "password": f"{username}-password"},
+        allow_redirects=False,
+    )
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    tokens = requests.post(
+        f"{stack.issuer}/protocol/openid-connect/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": "dash-cli",
+            "code": code,
+            "redirect_uri": "http://127.0.0.1/callback",
+            "code_verifier": verifier,
+        },
+        timeout=30,
+    )
+    tokens.raise_for_status()
+    return tokens.json()["access_token"]
+
+
+def test_bearer_token_from_the_cli_client_reaches_the_api(stack: Stack) -> None:
+    token = cli_token(stack, "carol")
+    answer = requests.get(
+        f"{stack.portal_url}/api/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["username"] == "carol"
+    assert body["groups"] == ["/sales/east/managers"]
+    assert "csrf_token" not in body
+
+
+def test_bearer_requests_need_no_csrf_but_session_requests_do(stack: Stack) -> None:
+    token = cli_token(stack, "alice")
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = requests.patch(
+        f"{stack.portal_url}/api/apps/sales", json={"description": "Bearer edit"}, headers=headers
+    )
+    assert answer.status_code == 200, answer.text
+    session = login(stack.portal_url, "alice")
+    refused = session.patch(f"{stack.portal_url}/api/apps/sales", json={"description": "x"})
+    assert refused.status_code == 400
+    csrf = session.get(f"{stack.portal_url}/api/me").json()["csrf_token"]
+    accepted = session.patch(
+        f"{stack.portal_url}/api/apps/sales",
+        json={"description": "Session edit"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert accepted.status_code == 200, accepted.text
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer not-a-jwt",
+        "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+        "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ=",
+        "Bearer ",
+    ],
+)
+def test_bad_bearer_tokens_get_401(stack: Stack, header: str) -> None:
+    answer = requests.get(
+        f"{stack.portal_url}/api/me", headers={"Authorization": header}, timeout=10
+    )
+    assert answer.status_code == 401
+    assert answer.json()["error"]
+
+
+@pytest.fixture()
+def temp_user(stack: Stack) -> Iterator[dict]:
+    """A throw-away realm user, so changing roles does not disturb the demo users."""
+    api = admin_api(stack.keycloak_url)
+    name = f"temp-{secrets.token_hex(4)}"
+    created = api.post(
+        f"{api.base_url}/users",
+        json={
+            "username": name,
+            "enabled": True,
+            "email": f"{name}@example.com",
+            "emailVerified": True,
+            "firstName": "Temp",
+            "lastName": "User",
+            "credentials": [{"type": "password", "value": f"{name}-password", "temporary": False}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    user_id = created.headers["Location"].rsplit("/", 1)[1]
+    yield {"api": api, "id": user_id, "username": name}
+    api.delete(f"{api.base_url}/users/{user_id}")
+
+
+def _client_role(api: requests.Session, role: str) -> tuple[str, dict]:
+    client = api.get(f"{api.base_url}/clients", params={"clientId": "dash"}).json()[0]
+    return client["id"], api.get(f"{api.base_url}/clients/{client['id']}/roles/{role}").json()
+
+
+def _eventually(check, *, timeout: float, interval: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def test_role_change_in_keycloak_arrives_without_a_new_sign_in(
+    stack: Stack, temp_user: dict
+) -> None:
+    api, user_id, name = temp_user["api"], temp_user["id"], temp_user["username"]
+    session = login(stack.portal_url, name)
+    assert session.get(f"{stack.portal_url}/api/me").json()["roles"] == ["viewer"]
+
+    client_id, role = _client_role(api, "licensed_user")
+    added = api.post(
+        f"{api.base_url}/users/{user_id}/role-mappings/clients/{client_id}", json=[role]
+    )
+    assert added.status_code == 204
+    group = api.get(f"{api.base_url}/group-by-path/finance").json()
+    assert api.put(f"{api.base_url}/users/{user_id}/groups/{group['id']}").status_code == 204
+
+    def refreshed() -> dict | None:
+        body = session.get(f"{stack.portal_url}/api/me").json()
+        return body if "licensed_user" in body["roles"] else None
+
+    body = _eventually(refreshed, timeout=ACCESS_TOKEN_LIFESPAN + 15)
+    assert body, "the new role did not arrive within the access-token lifespan"
+    assert body["groups"] == ["/finance"]
+
+
+def test_disabled_user_loses_the_session_at_refresh(stack: Stack, temp_user: dict) -> None:
+    api, user_id, name = temp_user["api"], temp_user["id"], temp_user["username"]
+    session = login(stack.portal_url, name)
+    assert session.get(f"{stack.portal_url}/api/me").status_code == 200
+    assert api.put(f"{api.base_url}/users/{user_id}", json={"enabled": False}).status_code == 204
+
+    def signed_out() -> bool:
+        return session.get(f"{stack.portal_url}/api/me").status_code == 401
+
+    assert _eventually(signed_out, timeout=ACCESS_TOKEN_LIFESPAN + 15)
+
+
+def test_admin_sign_out_in_keycloak_ends_portal_sessions(stack: Stack, temp_user: dict) -> None:
+    api, user_id, name = temp_user["api"], temp_user["id"], temp_user["username"]
+    session = login(stack.portal_url, name)
+    other_browser = login(stack.portal_url, name)
+    bystander = login(stack.portal_url, "dave")
+    assert session.get(f"{stack.portal_url}/api/me").status_code == 200
+    assert api.post(f"{api.base_url}/users/{user_id}/logout").status_code == 204
+
+    def signed_out() -> bool:
+        return session.get(f"{stack.portal_url}/api/me").status_code == 401
+
+    def other_signed_out() -> bool:
+        return other_browser.get(f"{stack.portal_url}/api/me").status_code == 401
+
+    # Keycloak sends one back-channel logout (for one of the user's sessions): that one
+    # ends well inside the access-token lifespan, so it is not expiry.
+    assert _eventually(lambda: signed_out() or other_signed_out(), timeout=5, interval=0.25)
+    # The other Keycloak session is gone too: its portal session ends at the next refresh.
+    assert _eventually(
+        lambda: signed_out() and other_signed_out(), timeout=ACCESS_TOKEN_LIFESPAN + 15
+    )
+    assert bystander.get(f"{stack.portal_url}/api/me").status_code == 200
+
+
+def test_backchannel_logout_refuses_a_forged_token(stack: Stack) -> None:
+    forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwiZXZlbnRzIjp7fX0."
+    answer = requests.post(
+        f"{stack.portal_url}/auth/backchannel-logout", data={"logout_token": forged}
+    )
+    assert answer.status_code == 400
+    assert requests.post(f"{stack.portal_url}/auth/backchannel-logout").status_code == 400
+
+
+@pytest.fixture()
+def portal_without_keycloak(stack: Stack) -> Iterator[str]:
+    """A second portal process on the same database whose Keycloak is unreachable."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "KEYCLOAK_URL": stack.keycloak_url,
+        "KEYCLOAK_INTERNAL_URL": f"http://127.0.0.1:{free_port()}",
+        "PORTAL_DATA_DIR": str(stack.data_dir),
+        "SALES_ROWS": os.environ.get("SALES_ROWS", "20000"),
+    }
+    log = (stack.data_dir / "portal-no-keycloak.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            f"--bind=127.0.0.1:{port}",
+            "--workers=1",
+            f"--chdir={ROOT}",
+            "portal.wsgi:app",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url + "/healthz", timeout=120, process=process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def test_keycloak_down_new_sign_in_gets_a_clear_503(portal_without_keycloak: str) -> None:
+    answer = requests.get(f"{portal_without_keycloak}/login", timeout=30)
+    assert answer.status_code == 503
+    assert "Keycloak" in answer.text and "unreachable" in answer.text
+    assert "Traceback" not in answer.text
+
+
+def test_keycloak_down_signed_in_users_keep_working(
+    stack: Stack, portal_without_keycloak: str
+) -> None:
+    session = login(stack.portal_url, "bob")
+    time.sleep(ACCESS_TOKEN_LIFESPAN)  # the access token is due for refresh by now
+    answer = session.get(f"{portal_without_keycloak}/api/me", timeout=30)
+    assert answer.status_code == 200
+    assert answer.json()["username"] == "bob"
+
+
+def test_admin_section_sign_out_ends_every_portal_session_at_once(
+    stack: Stack, temp_user: dict
+) -> None:
+    name = temp_user["username"]
+    browsers = [login(stack.portal_url, name), login(stack.portal_url, name)]
+    admin = login(stack.portal_url, "admin")
+    csrf = admin.get(f"{stack.portal_url}/api/me").json()["csrf_token"]
+    answer = admin.post(
+        f"{stack.portal_url}/admin/users/{name}/sign-out",
+        data={"csrf_token": csrf},
+        allow_redirects=False,
+    )
+    assert answer.status_code in (302, 303)
+    for browser in browsers:
+        assert browser.get(f"{stack.portal_url}/api/me").status_code == 401
+    assert admin.get(f"{stack.portal_url}/api/me").status_code == 200
+
+
+def test_admin_section_sign_out_needs_the_admin_role(stack: Stack, temp_user: dict) -> None:
+    victim = login(stack.portal_url, temp_user["username"])
+    alice = login(stack.portal_url, "alice")
+    csrf = alice.get(f"{stack.portal_url}/api/me").json()["csrf_token"]
+    answer = alice.post(
+        f"{stack.portal_url}/admin/users/{temp_user['username']}/sign-out",
+        data={"csrf_token": csrf},
+        allow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert victim.get(f"{stack.portal_url}/api/me").status_code == 200
