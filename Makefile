@@ -52,7 +52,7 @@ test-unit: venv
 	$(PY) -m pytest tests/unit
 
 bench: venv keycloak
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
