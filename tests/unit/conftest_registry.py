@@ -20,6 +20,7 @@ from portal.identity import User
 from portal.settings import Settings
 
 __all__ = [
+    "CONTRACT_USERS",
     "DEMO_USERS",
     "TEST_USER_HEADER",
     "FakeDirectory",
@@ -52,10 +53,15 @@ DEMO_USERS: dict[str, User] = {
     "dave": user("dave"),
     "erin": user("erin", "licensed_user", groups=["/finance"]),
     "frank": user("frank", groups=["/sales/west"]),
-    # Not in the contract: a seat holder without any app, and an admin without a seat.
+    # Not in the contract (left out of CONTRACT_USERS): a seat holder without any app,
+    # and an admin without a seat.
     "gina": user("gina", "licensed_user"),
     "root": user("root", "admin"),
 }
+
+
+#: The names of the contract's demo users (DEMO_USERS adds two of its own).
+CONTRACT_USERS = ("admin", "alice", "bob", "carol", "dave", "erin", "frank")
 
 
 class FakeDirectory:

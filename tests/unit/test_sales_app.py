@@ -18,31 +18,15 @@ import pytest
 from flask import Flask, g, request
 
 from app.sales import create_app
-from portal.identity import User
 from portal.settings import Settings
+from tests.unit.conftest_registry import CONTRACT_USERS, DEMO_USERS
 
 ROWS = 20_000
 PREFIX = "/apps/sales/"
 
 
-def demo(name: str, roles: str, groups: str = "") -> User:
-    return User(
-        sub=f"sub-{name}",
-        username=name,
-        roles=frozenset(roles.split()),
-        groups=frozenset(groups.split()),
-    )
-
-
-DEMO = {
-    "admin": demo("admin", "admin licensed_user viewer"),
-    "alice": demo("alice", "licensed_user viewer", "/sales/east"),
-    "bob": demo("bob", "viewer", "/sales/east"),
-    "carol": demo("carol", "viewer", "/sales/east/managers"),
-    "dave": demo("dave", "viewer"),
-    "erin": demo("erin", "licensed_user", "/finance"),
-    "frank": demo("frank", "viewer", "/sales/west"),
-}
+#: The contract's demo users, exactly: roles of client dash and groups.
+DEMO = {name: DEMO_USERS[name] for name in CONTRACT_USERS}
 
 
 def make_server(settings: Settings, prefixes: tuple[str, ...] = (PREFIX,)) -> tuple[Flask, list]:

@@ -14,29 +14,13 @@ from app.sales.policy import POLICY_COLUMNS, SALES_POLICY, ViewAs
 from app.sales.queries import Filters
 from app.sales.sql import SqlEngine
 from portal.identity import User
+from tests.unit.conftest_registry import CONTRACT_USERS, DEMO_USERS
 
 ROWS = 20_000
 
 
-def demo(name: str, roles: str, groups: str = "") -> User:
-    return User(
-        sub=f"sub-{name}",
-        username=name,
-        roles=frozenset(roles.split()),
-        groups=frozenset(groups.split()),
-    )
-
-
 #: The contract's demo users, exactly: roles of client dash and groups.
-DEMO = {
-    "admin": demo("admin", "admin licensed_user viewer"),
-    "alice": demo("alice", "licensed_user viewer", "/sales/east"),
-    "bob": demo("bob", "viewer", "/sales/east"),
-    "carol": demo("carol", "viewer", "/sales/east/managers"),
-    "dave": demo("dave", "viewer"),
-    "erin": demo("erin", "licensed_user", "/finance"),
-    "frank": demo("frank", "viewer", "/sales/west"),
-}
+DEMO = {name: DEMO_USERS[name] for name in CONTRACT_USERS}
 
 LABELS = {
     "admin": "All regions (admin)",
