@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "keycloak"), str(ROOT / "tests"), str(ROOT)]
 
 import kcctl  # noqa: E402
-from conftest import _wait_http, free_port  # noqa: E402
+from live_stack import free_port, wait_http  # noqa: E402
 from oidc_flow import login  # noqa: E402
 
 CALLBACK = {
@@ -100,8 +100,8 @@ def main() -> None:
         processes.append(_serve("bench.bare_app:server", bare_port, env, work / "bare.log"))
         portal = f"http://127.0.0.1:{portal_port}"
         bare = f"http://127.0.0.1:{bare_port}"
-        _wait_http(portal + "/healthz", timeout=180, process=processes[0])
-        _wait_http(bare + "/apps/hello/", timeout=60, process=processes[1])
+        wait_http(portal + "/healthz", timeout=180, process=processes[0])
+        wait_http(bare + "/apps/hello/", timeout=60, process=processes[1])
         session = login(portal, "bob")
         cookie = "; ".join(
             f"{c.name}={c.value}" for c in session.cookies if c.name.startswith("dash")

@@ -11,62 +11,26 @@ stopped at the end of the session, also when tests fail.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "keycloak"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import kcctl  # noqa: E402
-
-#: Short enough that a test can wait for a refresh, long enough to sign in comfortably.
-ACCESS_TOKEN_LIFESPAN = 20
-REFRESH_LEEWAY = 5
-TEST_SALES_ROWS = 20_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_http(url: str, *, timeout: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process serving {url} exited with {process.returncode}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} not healthy after {timeout:.0f} s")
-
-
-@dataclass(frozen=True)
-class Stack:
-    """Where the test session's Keycloak and portal listen."""
-
-    portal_url: str
-    keycloak_url: str
-    realm: str
-    data_dir: Path
-    portal_log: Path
-
-    @property
-    def issuer(self) -> str:
-        return f"{self.keycloak_url}/realms/{self.realm}"
+from live_stack import (  # noqa: E402
+    ACCESS_TOKEN_LIFESPAN,
+    REFRESH_LEEWAY,
+    TEST_SALES_ROWS,
+    Stack,
+    free_port,
+    wait_http,
+)
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +86,7 @@ def stack(keycloak_instance: tuple, tmp_path_factory: pytest.TempPathFactory) ->
         portal_log=log_path,
     )
     try:
-        _wait_http(stack.portal_url + "/healthz", timeout=180, process=process)
+        wait_http(stack.portal_url + "/healthz", timeout=180, process=process)
         yield stack
     finally:
         process.terminate()

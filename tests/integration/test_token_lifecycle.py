@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from conftest import ACCESS_TOKEN_LIFESPAN, ROOT, Stack, _wait_http, free_port
+from live_stack import ACCESS_TOKEN_LIFESPAN, ROOT, Stack, free_port, wait_http
 from oidc_flow import admin_api, keycloak_form_action, login
 
 pytestmark = pytest.mark.integration
@@ -241,7 +241,7 @@ def portal_without_keycloak(stack: Stack) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(url + "/healthz", timeout=120, process=process)
+        wait_http(url + "/healthz", timeout=120, process=process)
         yield url
     finally:
         process.terminate()
