@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from flask import Flask, g  # noqa: E402
 
+from portal.callback_body import callback_body  # noqa: E402
 from portal.identity import User  # noqa: E402
 from portal.settings import Settings  # noqa: E402
 
@@ -100,17 +101,7 @@ class Bench:
 
     def post(self, who: str, first_output: str, values: dict[str, object], changed=()) -> int:
         output = self.callbacks[first_output]
-        spec = self.app.callback_map[output]["inputs"]
-        body = {
-            "output": output,
-            "outputs": [
-                dict(zip(("id", "property"), part.split("."), strict=True))
-                for part in output.strip(".").split("...")
-            ],
-            "inputs": [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in spec],
-            "changedPropIds": list(changed),
-            "state": [],
-        }
+        body = callback_body(self.app.callback_map, output, values, changed=changed)
         self.who = who
         answer = self.client.post("/apps/sales/_dash-update-component", json=body)
         assert answer.status_code == 200, answer.data[:200]

@@ -1,18 +1,19 @@
-"""The shape of a Dash callback request, checked before Dash sees it.
+"""The shape of a Dash callback request: checked before Dash sees it, and built for tools.
 
 Dash's dispatcher trusts the body of /_dash-update-component: a list where an object
 belongs, or an unknown output, ends in a KeyError or TypeError deep inside it. The
-guard checks the shape first so bad input gets a clear 400, never a 500.
+guard checks the shape first so bad input gets a clear 400, never a 500. Tests and
+benchmarks build bodies the way Dash's renderer does with ``callback_body``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from portal.errors import ApiError
 
-__all__ = ["check_callback_body"]
+__all__ = ["callback_body", "check_callback_body"]
 
 
 def _is_dependency(item: Any) -> bool:
@@ -53,3 +54,27 @@ def check_callback_body(body: Any, callback_map: Mapping[str, Any]) -> None:
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
         raise _bad("'changedPropIds' must be a list of strings")
+
+
+def callback_body(
+    callback_map: Mapping[str, Any],
+    output: str,
+    values: Mapping[str, Any],
+    *,
+    changed: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The body Dash's renderer posts for ``output``, with inputs from ``values``.
+
+    ``values`` maps "component-id.property" to a value; inputs it does not name are None.
+    """
+    spec = callback_map[output]["inputs"]
+    return {
+        "output": output,
+        "outputs": [
+            dict(zip(("id", "property"), part.split("."), strict=True))
+            for part in output.strip(".").split("...")
+        ],
+        "inputs": [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in spec],
+        "changedPropIds": list(changed),
+        "state": [],
+    }

@@ -18,6 +18,7 @@ import pytest
 from flask import Flask, g, request
 
 from app.sales import create_app
+from portal.callback_body import callback_body
 from portal.settings import Settings
 from tests.unit.conftest_registry import CONTRACT_USERS, DEMO_USERS
 
@@ -81,17 +82,7 @@ class Caller:
 
     def call(self, who: str | None, first_output: str, inputs: dict[str, Any], changed=()):
         output = self._output(first_output)
-        spec = self.app.callback_map[output]["inputs"]
-        body = {
-            "output": output,
-            "outputs": [
-                dict(zip(("id", "property"), part.split("."), strict=True))
-                for part in output.strip(".").split("...")
-            ],
-            "inputs": [{**i, "value": inputs.get(f"{i['id']}.{i['property']}")} for i in spec],
-            "changedPropIds": list(changed),
-            "state": [],
-        }
+        body = callback_body(self.app.callback_map, output, inputs, changed=changed)
         headers = {"X-Test-User": who} if who else {}
         return self.client.post(f"{self.prefix}_dash-update-component", json=body, headers=headers)
 
