@@ -110,28 +110,18 @@ def main() -> None:
         bare_url = bare + "/apps/hello/_dash-update-component"
         check = session.post(guarded_url, json=CALLBACK)
         assert check.status_code == 200 and "bob" in check.text, check.text
-        _wrk(bare_url, cookie=None, seconds=2, connections=args.connections, work=work)
-        _wrk(guarded_url, cookie=cookie, seconds=2, connections=args.connections, work=work)
+
+        def measure(url: str, cookie: str | None, seconds: int) -> float:
+            return _wrk(
+                url, cookie=cookie, seconds=seconds, connections=args.connections, work=work
+            )
+
+        measure(bare_url, None, 2)  # warm-up
+        measure(guarded_url, cookie, 2)
         bare_rps, guarded_rps = [], []
         for _ in range(args.rounds):  # interleaved, so drift hits both alike
-            bare_rps.append(
-                _wrk(
-                    bare_url,
-                    cookie=None,
-                    seconds=args.seconds,
-                    connections=args.connections,
-                    work=work,
-                )
-            )
-            guarded_rps.append(
-                _wrk(
-                    guarded_url,
-                    cookie=cookie,
-                    seconds=args.seconds,
-                    connections=args.connections,
-                    work=work,
-                )
-            )
+            bare_rps.append(measure(bare_url, None, args.seconds))
+            guarded_rps.append(measure(guarded_url, cookie, args.seconds))
         best_bare, best_guarded = max(bare_rps), max(guarded_rps)
         print("\nguard throughput (gunicorn 2 workers, wrk on loopback, trivial callback)")
         print(f"  bare Dash app, no auth      {best_bare:8.0f} req/s   rounds {bare_rps}")
