@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from authlib.integrations.flask_client import OAuth
 from flask_migrate import Migrate
-from flask_session import Session
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ["Base", "db", "migrate", "oauth", "server_sessions"]
+__all__ = ["Base", "db", "migrate", "oauth"]
 
 
 class Base(DeclarativeBase):
@@ -22,4 +21,3 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 oauth = OAuth()
-server_sessions = Session()

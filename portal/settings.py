@@ -40,6 +40,18 @@ def _secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _flag(value: str) -> bool | None:
+    """``1``/``true``/``yes``, ``0``/``false``/``no``, or ``auto`` (None: decide later)."""
+    value = value.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    if value == "auto":
+        return None
+    raise ValueError(f"expected 1, 0 or auto, got {value!r}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Configuration of one portal process."""
@@ -71,6 +83,10 @@ class Settings:
     app_modules: str = ""
     #: Mark cookies Secure; set when the portal is served over https.
     secure_cookies: bool = False
+    #: Keep sessions and app records in each worker's memory, checked per request against
+    #: counters in ``data_dir``. Right only when every portal process runs on this host:
+    #: on by default with SQLite (one host by construction), off with a server database.
+    host_cache: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -107,6 +123,7 @@ class Settings:
             "seed_apps": _env("PORTAL_SEED_APPS", "1") not in ("0", "false", "no"),
             "app_modules": _env("PORTAL_APPS", ""),
             "secure_cookies": _env("PORTAL_SECURE_COOKIES", "0") in ("1", "true", "yes"),
+            "host_cache": _flag(_env("PORTAL_HOST_CACHE", "auto")),
         }
         values.update(overrides)
         settings = cls(**values)
@@ -120,6 +137,9 @@ class Settings:
             changes["database_url"] = f"sqlite:///{data_dir / 'portal.db'}"
         if not self.secret_key:
             changes["secret_key"] = _secret_key(data_dir)
+        if self.host_cache is None:
+            database_url = changes.get("database_url", self.database_url)
+            changes["host_cache"] = database_url.startswith("sqlite")
         return replace(self, **changes)
 
     def public(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import requests
 
 __all__ = [
     "ACCESS_TOKEN_LIFESPAN",
+    "HELLO_CALLBACK",
     "REFRESH_LEEWAY",
     "ROOT",
     "TEST_SALES_ROWS",
@@ -29,6 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ACCESS_TOKEN_LIFESPAN = 20
 REFRESH_LEEWAY = 5
 TEST_SALES_ROWS = 20_000
+
+#: The body Dash's renderer posts when the hello app's button is clicked.
+HELLO_CALLBACK = {
+    "output": "whoami.children",
+    "outputs": {"id": "whoami", "property": "children"},
+    "inputs": [{"id": "whoami-button", "property": "n_clicks", "value": 1}],
+    "changedPropIds": ["whoami-button.n_clicks"],
+}
 
 
 def free_port() -> int:

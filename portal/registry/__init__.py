@@ -3,7 +3,8 @@
 ``init_app(app)`` brings the schema to the newest migration and registers the
 contract's demo apps (once, under a file lock, so concurrent workers do not race), then
 drops its database connections so none crosses a fork. After that, every read is
-served from a per-process cache checked against one version counter, and every write
+served from a per-process cache checked against one version counter (shared in memory
+by the workers of one host, or read from the database), and every write
 is one transaction that carries its own audit event.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from flask import Flask
 
 from portal.extensions import db, migrate
+from portal.generation import Generation
 
 from .analytics import record_view, views_per_day
 from .cache import RegistryCache
@@ -71,6 +73,8 @@ __all__ = [
 
 #: Name of the lock file in ``settings.data_dir`` that serialises start-up.
 INIT_LOCK_NAME = "registry-init.lock"
+#: The counter file in ``settings.data_dir`` that registry writes advance (one host).
+REGISTRY_GENERATION = "registry.generation"
 
 
 def init_app(app: Flask) -> None:
@@ -81,7 +85,10 @@ def init_app(app: Flask) -> None:
     settings = app.extensions["portal_settings"]
     if "migrate" not in app.extensions:
         migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
-    app.extensions["portal_registry"] = RegistryCache()
+    generation = None
+    if settings.host_cache:
+        generation = Generation(settings.data_dir / REGISTRY_GENERATION)
+    app.extensions["portal_registry"] = RegistryCache(generation)
     with app.app_context():
         with file_lock(Path(settings.data_dir) / INIT_LOCK_NAME):
             upgrade_database()

@@ -2,9 +2,11 @@
 
 The guard asks for an app on every request under ``/apps/<slug>/`` (each Dash callback
 too), so records live in memory. A cache is valid for one value of the registry's
-version counter; the store reads that counter (one primary-key read) and passes it in,
-and a different value empties the cache. One cache per Flask app, so tests that build
-several apps on several databases never share records.
+version counter; the store reads that counter and passes it in, and a different value
+empties the cache. On one host the counter is a shared in-memory one (a memory load per
+request, see :mod:`portal.generation`); otherwise a primary-key read of the database.
+One cache per Flask app, so tests that build several apps on several databases never
+share records.
 
 The :class:`Listing` index answers "which apps could this user open?" by set lookups
 instead of asking ``roles.can_view`` about all apps: a grant to a group covers a user
@@ -19,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from portal.generation import Generation
 from roles import AccessLevel, Principal, Role, normalize_group, normalize_username
 
 from .records import AppRecord
@@ -109,9 +112,14 @@ class Listing:
 
 
 class RegistryCache:
-    """Records of one Flask app's registry, valid for one registry version."""
+    """Records of one Flask app's registry, valid for one registry version.
 
-    def __init__(self) -> None:
+    With a ``generation`` (one host), that host-wide counter is the version; without,
+    the store reads the version counter from the database.
+    """
+
+    def __init__(self, generation: Generation | None = None) -> None:
+        self.generation = generation
         self._lock = threading.Lock()
         self._version: int | None = None
         self._by_slug: dict[str, AppRecord | None] = {}

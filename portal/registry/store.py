@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from portal.extensions import db
+from portal.generation import after_commit
 from roles import AccessLevel, Principal, Role, can_view, normalize_username, relations
 
 from .cache import RegistryCache
@@ -53,7 +54,18 @@ def _cache() -> RegistryCache:
 
 
 def registry_version() -> int:
-    """The registry's change counter: one primary-key read, the guard's per-request cost."""
+    """The registry's change counter, the guard's per-request cost.
+
+    On one host (``Settings.host_cache``) it is the shared in-memory counter that every
+    registry commit advances; otherwise one primary-key read of ``registry_state``.
+    """
+    return _version(_cache())
+
+
+def _version(cache: RegistryCache) -> int:
+    generation = cache.generation
+    if generation is not None:
+        return generation.current()
     # Driver-level SQL: no statement compilation on the hot path (about half the time).
     return db.session.connection().exec_driver_sql(_VERSION_SQL).scalar() or 0
 
@@ -122,6 +134,9 @@ def _load_all() -> list[AppRecord]:
 
 def bump_version() -> None:
     """Count a registry change; call inside the write's transaction."""
+    generation = _cache().generation
+    if generation is not None:
+        after_commit(db.session(), generation.advance)
     done = db.session.execute(
         update(RegistryState).where(RegistryState.id == 1).values(version=RegistryState.version + 1)
     )
@@ -131,7 +146,8 @@ def bump_version() -> None:
 
 def get_app(slug: str) -> AppRecord | None:
     """The app at ``/apps/<slug>/``, or ``None``. The guard's hot path: cached per process."""
-    return _cache().get(slug, registry_version(), _load_one)
+    cache = _cache()
+    return cache.get(slug, _version(cache), _load_one)
 
 
 def list_apps() -> list[AppRecord]:

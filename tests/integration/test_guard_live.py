@@ -6,18 +6,12 @@ import json
 
 import pytest
 import requests
+from live_stack import HELLO_CALLBACK
 from oidc_flow import login
 
 pytestmark = pytest.mark.integration
 
 DASH_ENDPOINTS = ["_dash-layout", "_dash-dependencies"]
-
-HELLO_CALLBACK = {
-    "output": "whoami.children",
-    "outputs": {"id": "whoami", "property": "children"},
-    "inputs": [{"id": "whoami-button", "property": "n_clicks", "value": 1}],
-    "changedPropIds": ["whoami-button.n_clicks"],
-}
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
+from live_stack import HELLO_CALLBACK
 from oidc_flow import keycloak_form_action, login
 
 pytestmark = pytest.mark.integration
@@ -214,9 +215,14 @@ def test_logout_get_is_not_allowed(portal_url: str) -> None:
 
 def test_logout_ends_portal_and_keycloak_sessions(portal_url: str) -> None:
     session = login(portal_url, "bob")
+    callback = f"{portal_url}/apps/hello/_dash-update-component"
+    for _ in range(8):  # both workers serve (and cache) the session
+        assert session.post(callback, json=HELLO_CALLBACK, timeout=10).status_code == 200
     token = session.get(f"{portal_url}/api/me").json()["csrf_token"]
     answer = session.post(f"{portal_url}/logout", data={"csrf_token": token}, allow_redirects=False)
     assert answer.status_code == 303
+    for _ in range(8):  # ended in every worker before Keycloak is even asked
+        assert session.post(callback, json=HELLO_CALLBACK, timeout=10).status_code == 401
     end_session = answer.headers["Location"]
     assert "/protocol/openid-connect/logout" in end_session
     assert "id_token_hint=" in end_session

@@ -16,7 +16,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from live_stack import ACCESS_TOKEN_LIFESPAN, ROOT, Stack, free_port, wait_http
+from live_stack import (
+    ACCESS_TOKEN_LIFESPAN,
+    HELLO_CALLBACK,
+    ROOT,
+    Stack,
+    free_port,
+    wait_http,
+)
 from oidc_flow import admin_api, keycloak_form_action, login
 
 pytestmark = pytest.mark.integration
@@ -256,6 +263,19 @@ def test_keycloak_down_new_sign_in_gets_a_clear_503(portal_without_keycloak: str
     assert "Traceback" not in answer.text
 
 
+def test_sign_out_reaches_another_portal_process_on_the_host_at_once(
+    stack: Stack, portal_without_keycloak: str
+) -> None:
+    session = login(stack.portal_url, "bob")
+    assert callback_statuses(session, portal_without_keycloak) == {200}
+    token = session.get(f"{stack.portal_url}/api/me").json()["csrf_token"]
+    answer = session.post(
+        f"{stack.portal_url}/logout", data={"csrf_token": token}, allow_redirects=False
+    )
+    assert answer.status_code == 303
+    assert callback_statuses(session, portal_without_keycloak) == {401}
+
+
 def test_keycloak_down_signed_in_users_keep_working(
     stack: Stack, portal_without_keycloak: str
 ) -> None:
@@ -266,11 +286,19 @@ def test_keycloak_down_signed_in_users_keep_working(
     assert answer.json()["username"] == "bob"
 
 
+def callback_statuses(session: requests.Session, portal_url: str, times: int = 12) -> set[int]:
+    """Statuses of ``times`` Dash callbacks: enough for both gunicorn workers to answer."""
+    url = f"{portal_url}/apps/hello/_dash-update-component"
+    return {session.post(url, json=HELLO_CALLBACK, timeout=10).status_code for _ in range(times)}
+
+
 def test_admin_section_sign_out_ends_every_portal_session_at_once(
     stack: Stack, temp_user: dict
 ) -> None:
     name = temp_user["username"]
     browsers = [login(stack.portal_url, name), login(stack.portal_url, name)]
+    for browser in browsers:  # each worker now holds the sessions in its cache
+        assert callback_statuses(browser, stack.portal_url) == {200}
     admin = login(stack.portal_url, "admin")
     csrf = admin.get(f"{stack.portal_url}/api/me").json()["csrf_token"]
     answer = admin.post(
@@ -279,7 +307,8 @@ def test_admin_section_sign_out_ends_every_portal_session_at_once(
         allow_redirects=False,
     )
     assert answer.status_code in (302, 303)
-    for browser in browsers:
+    for browser in browsers:  # in every worker, on the very next request
+        assert callback_statuses(browser, stack.portal_url) == {401}
         assert browser.get(f"{stack.portal_url}/api/me").status_code == 401
     assert admin.get(f"{stack.portal_url}/api/me").status_code == 200
 

@@ -10,14 +10,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.live_stack import HELLO_CALLBACK
 from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
 
-GOOD = {
-    "output": "whoami.children",
-    "outputs": {"id": "whoami", "property": "children"},
-    "inputs": [{"id": "whoami-button", "property": "n_clicks", "value": 1}],
-    "changedPropIds": ["whoami-button.n_clicks"],
-}
+GOOD = HELLO_CALLBACK
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,255 @@
+"""Per-worker session caching: fast on a hit, and never stale after another worker's write.
+
+Two portal apps built on one data directory stand for two gunicorn workers: each has its
+own caches, and they share the database and the host-wide generation counters. Sessions
+are started with ``begin_session`` (the code path /auth/callback uses after verifying
+Keycloak's tokens); the tokens here are placeholders, since nothing on the request path
+re-reads them before they are due for refresh.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from flask import Flask, Response, session
+from sqlalchemy import event, text
+
+from portal import create_app
+from portal.auth.provider import TokenSet
+from portal.auth.session_store import SESSION_COOKIE_NAME, CachedSqlAlchemySessionInterface
+from portal.auth.sessions import begin_session, end_sessions
+from portal.extensions import db
+from portal.generation import Generation, after_commit
+from portal.identity import User
+from tests.live_stack import HELLO_CALLBACK
+from tests.unit.conftest_registry import FakeDirectory, make_settings
+
+HELLO = "/apps/hello/_dash-update-component"
+
+
+def worker(data_dir: Path, **settings: object) -> Flask:
+    """One "gunicorn worker": a portal app on the shared data directory."""
+    app = create_app(make_settings(data_dir, **settings))
+    app.config["TESTING"] = True
+    app.extensions["portal_directory"] = FakeDirectory()
+    return app
+
+
+def sign_in(app: Flask, user: User, *, sid: str = "kc-session") -> str:
+    """Start a session for ``user`` the way /auth/callback does; returns the cookie value."""
+    tokens = TokenSet(
+        user=user,
+        access_token="access",
+        refresh_token="refresh",
+        id_token="id",
+        expires_at=time.time() + 3600,
+        refresh_expires_at=time.time() + 7200,
+        keycloak_sid=sid,
+    )
+    with app.test_request_context("/auth/callback"):
+        begin_session(tokens)
+        response = app.process_response(Response())
+    cookie = response.headers["Set-Cookie"]
+    return cookie.split(";", 1)[0].split("=", 1)[1]
+
+
+def whoami(app: Flask, cookie: str) -> tuple[int, str]:
+    client = app.test_client()
+    client.set_cookie(SESSION_COOKIE_NAME, cookie)
+    answer = client.post(HELLO, data=json.dumps(HELLO_CALLBACK), content_type="application/json")
+    return answer.status_code, answer.get_data(as_text=True)
+
+
+def warm(app: Flask, cookie: str) -> None:
+    """Have ``app`` cache the session. The first callback of a Dash app in a process
+    renders its layout (Dash validates it), which writes the session's CSRF token."""
+    for _ in range(2):
+        assert whoami(app, cookie)[0] == 200
+
+
+@contextmanager
+def sql_statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while the block runs."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+BOB = User(sub="sub-bob", username="bob", roles=frozenset({"viewer"}), groups=frozenset())
+
+
+@pytest.fixture()
+def signed_in(tmp_path: Path) -> tuple[Flask, Flask, str]:
+    """Two workers that both hold bob's session in their caches, and bob's cookie."""
+    first, second = worker(tmp_path), worker(tmp_path)
+    cookie = sign_in(first, BOB)
+    warm(first, cookie)
+    warm(second, cookie)
+    return first, second, cookie
+
+
+# --- the counter --------------------------------------------------------------------------
+
+
+def _advance(path: str, times: int) -> None:
+    counter = Generation(Path(path))
+    for _ in range(times):
+        counter.advance()
+
+
+def test_generation_is_shared_and_counts_every_advance_of_every_process(tmp_path: Path) -> None:
+    path = tmp_path / "counter"
+    reader = Generation(path)
+    assert reader.current() == 0
+    # Fresh interpreters that map the file themselves, as separately started workers do.
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_advance, args=(str(path), 200)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    assert reader.current() == 800  # no lost update under concurrent advances
+    assert Generation(path).current() == 800
+
+
+def test_after_commit_runs_after_a_commit_and_never_after_a_rollback(tmp_path: Path) -> None:
+    app = worker(tmp_path)
+    calls: list[str] = []
+    with app.app_context():
+        db.session.execute(text("SELECT 1"))  # a transaction, as a write has
+        after_commit(db.session(), lambda: calls.append("rolled back"))
+        db.session.rollback()
+        db.session.commit()
+        db.session.execute(text("SELECT 1"))
+        after_commit(db.session(), lambda: calls.append("committed"))
+        assert calls == []  # not before the commit
+        db.session.commit()
+        db.session.commit()  # once only
+    assert calls == ["committed"]
+
+
+# --- the session cache --------------------------------------------------------------------
+
+
+def test_signed_in_callback_touches_no_database_on_a_cache_hit(
+    signed_in: tuple[Flask, Flask, str],
+) -> None:
+    app, _, cookie = signed_in
+    with sql_statements(app) as statements:
+        status, body = whoami(app, cookie)
+    assert status == 200 and "bob" in body
+    assert statements == []
+
+
+def test_sign_out_in_one_worker_ends_the_session_in_the_other_at_once(
+    signed_in: tuple[Flask, Flask, str],
+) -> None:
+    first, second, cookie = signed_in
+    with first.test_request_context("/auth/backchannel-logout"):
+        assert end_sessions(keycloak_sid="kc-session") == 1
+    assert whoami(second, cookie)[0] == 401
+    assert whoami(first, cookie)[0] == 401
+
+
+def test_a_changed_session_is_read_again_by_the_other_worker(
+    signed_in: tuple[Flask, Flask, str],
+) -> None:
+    first, second, cookie = signed_in
+    assert "bob" in whoami(second, cookie)[1]
+    store_id = first.session_interface.key_prefix + first.session_interface._unsign(first, cookie)
+    with first.test_request_context("/"):
+        data = first.session_interface._retrieve_session_data(store_id)
+        data["auth"]["user"]["username"] = "bobby"  # as a token refresh rewrites the row
+        session.update(data)
+        session.sid = store_id.removeprefix(first.session_interface.key_prefix)
+        session.modified = True
+        first.process_response(Response())
+    assert "bobby" in whoami(second, cookie)[1]
+
+
+def test_a_tampered_cookie_is_refused_after_the_genuine_one_was_cached(
+    signed_in: tuple[Flask, Flask, str],
+) -> None:
+    app, _, cookie = signed_in
+    sid, _, signature = cookie.rpartition(".")
+    forged = f"{sid}.{signature[:-2]}{'AA' if not signature.endswith('AA') else 'BB'}"
+    assert whoami(app, forged)[0] == 401
+
+
+def test_an_expired_session_is_refused_even_when_cached(tmp_path: Path) -> None:
+    app = worker(tmp_path, session_lifetime_seconds=1)
+    cookie = sign_in(app, BOB)
+    warm(app, cookie)
+    time.sleep(1.2)
+    assert whoami(app, cookie)[0] == 401
+
+
+def test_without_the_host_cache_every_request_reads_the_store(tmp_path: Path) -> None:
+    first, second = worker(tmp_path, host_cache=False), worker(tmp_path, host_cache=False)
+    assert isinstance(first.session_interface, CachedSqlAlchemySessionInterface)
+    assert first.session_interface.generation is None
+    cookie = sign_in(first, BOB)
+    warm(second, cookie)
+    with sql_statements(second) as statements:
+        assert whoami(second, cookie)[0] == 200
+    assert any("FROM sessions" in s for s in statements)
+    with first.test_request_context("/"):
+        end_sessions(keycloak_sid="kc-session")
+    assert whoami(second, cookie)[0] == 401
+
+
+def test_sign_in_purges_expired_sessions(tmp_path: Path) -> None:
+    app = worker(tmp_path, session_lifetime_seconds=1)
+    sign_in(app, BOB, sid="old")
+    time.sleep(1.2)
+    sign_in(app, BOB, sid="new")
+    with app.app_context():
+        model = app.session_interface.sql_session_model
+        assert db.session.query(model).count() == 1
+
+
+# --- when the host cache is on ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "database_url", "expected"),
+    [
+        ("", "", True),  # SQLite in the data directory: one host by construction
+        ("auto", "postgresql://portal@db/portal", False),  # several hosts may share it
+        ("1", "postgresql://portal@db/portal", True),  # the operator vouches for one host
+        ("0", "", False),
+    ],
+)
+def test_host_cache_follows_the_database_unless_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: str, database_url: str, expected: bool
+) -> None:
+    from portal.settings import Settings
+
+    monkeypatch.setenv("PORTAL_HOST_CACHE", env)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path))
+    assert Settings.from_env().host_cache is expected
+
+
+def test_a_bad_host_cache_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal.settings import Settings
+
+    monkeypatch.setenv("PORTAL_HOST_CACHE", "sometimes")
+    with pytest.raises(ValueError, match="sometimes"):
+        Settings.from_env()
