@@ -31,12 +31,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     from portal.api import me as me_api
     from portal.extensions import db, migrate
     from portal.pages import admin, home, manager
+    from portal.server import PortalFlask
 
     _configure_logging()
     settings = (settings or Settings.from_env()).resolved()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
-    app = Flask(__name__)
+    app = PortalFlask(__name__)
     app.extensions["portal_settings"] = settings
     app.config.update(
         SECRET_KEY=settings.secret_key,

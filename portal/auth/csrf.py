@@ -29,21 +29,22 @@ def csrf_token() -> str:
     return token
 
 
-def _is_dash_callback() -> bool:
+def _is_dash_callback(path: str) -> bool:
     # A cross-site form cannot send application/json without a CORS preflight, and the
     # session cookie is SameSite=Lax: Dash's JSON callbacks need no token of their own.
-    return request.path.startswith("/apps/") and "/_dash-" in request.path
+    return path.startswith("/apps/") and "/_dash-" in path
 
 
 def check_csrf() -> None:
     """Refuse an unsafe request that carries no valid CSRF token (400)."""
-    if request.method in SAFE_METHODS or g.get("auth_via") != "session":
+    req = request._get_current_object()  # one context lookup: this runs on every request
+    if req.method in SAFE_METHODS or g.get("auth_via") != "session":
         return  # No ambient session authority to abuse (anonymous, or a bearer token).
-    if _is_dash_callback():
-        if request.mimetype != "application/json":
+    if _is_dash_callback(req.path):
+        if req.mimetype != "application/json":
             raise ApiError(415, "Dash callbacks must be sent as application/json.")
         return
     expected = session.get(_KEY)
-    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")
+    sent = req.headers.get("X-CSRF-Token") or req.form.get("csrf_token")
     if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
         raise ApiError(400, "CSRF token missing or invalid. Reload the page and try again.")

@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 
 from portal.auth.models import LoginRecord
 from portal.auth.provider import Provider, ProviderUnavailable, SignInError, TokenSet
+from portal.auth.session_store import CachedSqlAlchemySessionInterface
 from portal.auth.tokens import TokenError
 from portal.errors import ApiError
 from portal.extensions import db
@@ -63,6 +64,9 @@ def begin_session(tokens: TokenSet) -> None:
     session.clear()
     session.permanent = True
     _save_tokens(tokens)
+    interface = current_app.session_interface
+    if isinstance(interface, CachedSqlAlchemySessionInterface):  # Redis expires keys itself
+        interface.delete_expired_sessions()
     # After the tokens are in: Flask-Session only regenerates a non-empty session.
     current_app.session_interface.regenerate(session)
     db.session.add(
@@ -138,12 +142,10 @@ def _user_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _session_identity() -> User | None:
-    auth = session.get(AUTH_KEY)
+def _session_identity(auth: dict[str, Any] | None, leeway: float) -> User | None:
     if not auth:
         return None
     now = time.time()
-    leeway = current_app.extensions["portal_settings"].refresh_leeway_seconds
     if auth["expires_at"] - leeway > now or auth.get("retry_after", 0) > now:
         return User(**_user_fields(auth["user"]))
     user = _refresh(auth)
@@ -166,14 +168,18 @@ def _bearer_identity(header: str) -> User:
 
 def load_identity() -> None:
     """Set ``g.user`` and ``g.auth_via`` from a bearer token (API) or the session."""
-    g.user = None
-    g.auth_via = None
-    header = request.headers.get("Authorization")
-    if header and request.path.startswith("/api/"):
-        g.user = _bearer_identity(header)
-        g.auth_via = "bearer"
+    # Runs before every request, each Dash callback included, and every use of a Flask
+    # context proxy costs about a microsecond: look each object up once.
+    req, ctx_g = request._get_current_object(), g._get_current_object()
+    ctx_g.user = ctx_g.auth_via = None
+    # From the environ: Headers.get on a missing header raises and catches a KeyError.
+    header = req.environ.get("HTTP_AUTHORIZATION")
+    if header and req.path.startswith("/api/"):
+        ctx_g.user = _bearer_identity(header)
+        ctx_g.auth_via = "bearer"
         return
-    user = _session_identity()
+    settings = current_app.extensions["portal_settings"]
+    user = _session_identity(session.get(AUTH_KEY), settings.refresh_leeway_seconds)
     if user is not None:
-        g.user = user
-        g.auth_via = "session"
+        ctx_g.user = user
+        ctx_g.auth_via = "session"

@@ -1,0 +1,53 @@
+"""The portal's Flask class: Flask itself, minus two costs it pays on every request.
+
+Each Dash callback is a request, so per-request work in the framework counts against
+every app the portal serves (``make bench`` measures it against the bare app).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Request
+
+__all__ = ["PortalFlask", "PortalRequest"]
+
+
+class PortalRequest(Request):
+    """Flask's request; a body declared within ``MAX_CONTENT_LENGTH`` is read in one go."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        limit = super().max_content_length
+        length = self.content_length
+        # The server stops the body at Content-Length, so a declared length within the
+        # limit is already enforced; metering every read through werkzeug's
+        # LimitedStream would cost each callback more than the rest of the guard.
+        # Bodies without a length, or over the limit, keep the limit (413).
+        if limit is not None and length is not None and length <= limit:
+            return None
+        return limit
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
+#: Whether a hook or view is ``async def`` does not change: ask ``inspect`` once each.
+_is_coroutine_function = functools.lru_cache(maxsize=4096)(inspect.iscoroutinefunction)
+
+
+class PortalFlask(Flask):
+    """Flask with :class:`PortalRequest`, and the sync/async check of each hook cached."""
+
+    request_class = PortalRequest
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            is_async = _is_coroutine_function(func)
+        except TypeError:  # an unhashable callable: ask every time
+            is_async = inspect.iscoroutinefunction(func)
+        return self.async_to_sync(func) if is_async else func

@@ -1,0 +1,88 @@
+"""The portal's Flask class: request bodies keep their size limit, hooks still run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.test import EnvironBuilder
+
+from portal.server import PortalFlask, PortalRequest
+from tests.live_stack import HELLO_CALLBACK
+from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    return make_app(Path(tmp_path_factory.mktemp("server")))
+
+
+def test_the_portal_uses_its_flask_and_request_classes(app: Flask) -> None:
+    assert isinstance(app, PortalFlask)
+    assert app.request_class is PortalRequest
+
+
+def test_a_body_over_the_limit_is_refused_with_413(app: Flask) -> None:
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    answer = app.test_client().post(
+        "/apps/hello/_dash-update-component",
+        data=b"{" + b" " * limit + b"}",
+        content_type="application/json",
+        headers={TEST_USER_HEADER: "dave"},
+    )
+    assert answer.status_code == 413
+    assert answer.is_json and answer.get_json()["status"] == 413
+
+
+@pytest.mark.parametrize(
+    ("length", "terminated", "expected"),
+    [
+        (10, True, None),  # declared within the limit: the server stops at the length
+        (10**9, True, 100),  # declared over it: the limit stays, werkzeug answers 413
+        (None, True, 100),  # no length (chunked): the limit meters the stream
+    ],
+)
+def test_limit_is_lifted_only_for_a_declared_length_within_it(
+    app: Flask, length: int | None, terminated: bool, expected: int | None
+) -> None:
+    environ = EnvironBuilder(path="/", method="POST", data=b"x" * 10).get_environ()
+    if length is None:
+        environ.pop("CONTENT_LENGTH", None)
+    else:
+        environ["CONTENT_LENGTH"] = str(length)
+    environ["wsgi.input_terminated"] = terminated
+    with app.app_context():
+        app.config["MAX_CONTENT_LENGTH"], saved = 100, app.config["MAX_CONTENT_LENGTH"]
+        try:
+            assert PortalRequest(environ).max_content_length == expected
+        finally:
+            app.config["MAX_CONTENT_LENGTH"] = saved
+
+
+def test_a_body_within_the_limit_reaches_dash(app: Flask) -> None:
+    answer = app.test_client().post(
+        "/apps/hello/_dash-update-component",
+        data=json.dumps(HELLO_CALLBACK),
+        content_type="application/json",
+        headers={TEST_USER_HEADER: "dave"},
+    )
+    assert answer.status_code == 200
+    assert "dave" in answer.get_data(as_text=True)
+
+
+def test_ensure_sync_still_tells_async_functions_apart() -> None:
+    server = PortalFlask(__name__)
+
+    def plain() -> str:
+        return "sync"
+
+    async def coroutine() -> str:
+        return "async"
+
+    assert server.ensure_sync(plain) is plain
+    assert server.ensure_sync(plain) is plain  # the cached answer
+    # Flask hands async functions to asgiref (not installed here): it must still try.
+    with pytest.raises(RuntimeError, match="async"):
+        server.ensure_sync(coroutine)
