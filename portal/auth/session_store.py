@@ -136,7 +136,9 @@ class CachedSqlAlchemySessionInterface(SqlAlchemySessionInterface):
         finally:  # even if the delete failed half-way, no worker may trust its copy
             self._changed(store_id)
 
-    def _upsert_session(self, session_lifetime: timedelta, session: object, store_id: str) -> None:
+    def _upsert_session(
+        self, session_lifetime: timedelta, session: ServerSideSession, store_id: str
+    ) -> None:
         try:
             super()._upsert_session(session_lifetime, session, store_id)
         finally:
