@@ -253,3 +253,19 @@ def test_a_bad_host_cache_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("PORTAL_HOST_CACHE", "sometimes")
     with pytest.raises(ValueError, match="sometimes"):
         Settings.from_env()
+
+
+def test_redis_backend_is_flask_sessions_redis_store(tmp_path: Path) -> None:
+    from flask_session.redis import RedisSessionInterface
+
+    # redis-py connects lazily: building the app needs no server.
+    app = worker(tmp_path, session_backend="redis", redis_url="redis://127.0.0.1:1/0")
+    interface = app.session_interface
+    assert isinstance(interface, RedisSessionInterface)
+    assert interface.use_signer and interface.key_prefix == "session:"
+    assert app.config["SESSION_COOKIE_NAME"] == SESSION_COOKIE_NAME
+
+
+def test_an_unknown_session_backend_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="memcached"):
+        worker(tmp_path, session_backend="memcached")
