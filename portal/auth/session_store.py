@@ -21,7 +21,6 @@ from flask import Flask, Response
 from flask_session.base import ServerSideSession
 from flask_session.redis import RedisSessionInterface
 from flask_session.sqlalchemy import SqlAlchemySessionInterface
-from itsdangerous import Signer
 from sqlalchemy import select
 from sqlalchemy.exc import SAWarning
 
@@ -59,14 +58,7 @@ class CachedSqlAlchemySessionInterface(SqlAlchemySessionInterface):
         self.generation = generation
         self._rows: dict[str, _CachedRow] = {}
         self._lock = threading.Lock()
-        self._signer: Signer | None = None
         self._verified: dict[str, str] = {}  # signed cookie value -> session id
-
-    def _get_signer(self, app: Flask) -> Signer:
-        # The key is fixed for the app's life: derive it once, not on every request.
-        if self._signer is None:
-            self._signer = super()._get_signer(app)
-        return self._signer
 
     def _unsign(self, app: Flask, sid: str) -> str:
         # A cookie value verifies to the same id every time: check each value once.
@@ -115,10 +107,6 @@ class CachedSqlAlchemySessionInterface(SqlAlchemySessionInterface):
                 self._rows.clear()
             self._rows[store_id] = _CachedRow(generation, expires_at, data)
         return self.serializer.decode(data)
-
-    def delete_expired_sessions(self) -> None:
-        """Purge expired rows (the database has no TTL of its own); run at each sign-in."""
-        self._delete_expired_sessions()
 
     def _forget(self, store_id: str) -> None:
         with self._lock:

@@ -18,7 +18,6 @@ from sqlalchemy import delete, select
 
 from portal.auth.models import LoginRecord
 from portal.auth.provider import Provider, ProviderUnavailable, SignInError, TokenSet
-from portal.auth.session_store import CachedSqlAlchemySessionInterface
 from portal.auth.tokens import TokenError
 from portal.errors import ApiError
 from portal.extensions import db
@@ -65,10 +64,11 @@ def begin_session(tokens: TokenSet) -> None:
     session.permanent = True
     _save_tokens(tokens)
     interface = current_app.session_interface
-    if isinstance(interface, CachedSqlAlchemySessionInterface):  # Redis expires keys itself
-        interface.delete_expired_sessions()
+    # Flask-Session's purge of expired rows (a no-op for Redis, which expires keys
+    # itself), run here rather than by a hook on every request.
+    interface._delete_expired_sessions()
     # After the tokens are in: Flask-Session only regenerates a non-empty session.
-    current_app.session_interface.regenerate(session)
+    interface.regenerate(session)
     db.session.add(
         LoginRecord(
             session_id=session.sid,
