@@ -53,7 +53,7 @@ def guard_request() -> object | None:
     if not path.startswith("/apps/"):
         return None
     slug = _slug_of(path)
-    mounted = mounted_apps(current_app).get(slug)
+    mounted = mounted_apps(current_app._get_current_object()).get(slug)
     app = registry.get_app(slug) if mounted is not None else None
     if app is None:
         raise ApiError(404, f"No app named {slug!r}.")

@@ -12,12 +12,29 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Request
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.http import parse_cookie
+from werkzeug.utils import cached_property
 
 __all__ = ["PortalFlask", "PortalRequest"]
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse_cookie_header(header: str) -> ImmutableMultiDict[str, str]:
+    # A pure function of the header, and the result is immutable: safe to share.
+    return parse_cookie(header, cls=ImmutableMultiDict)
+
+
 class PortalRequest(Request):
-    """Flask's request; a body declared within ``MAX_CONTENT_LENGTH`` is read in one go."""
+    """Flask's request; cookies parsed once per distinct header, and a body declared
+    within ``MAX_CONTENT_LENGTH`` read in one go."""
+
+    @cached_property
+    def cookies(self) -> ImmutableMultiDict[str, str]:
+        # A browser sends the same Cookie header with every Dash callback, and both the
+        # session and Dash read it. The server joins repeated Cookie headers into one
+        # HTTP_COOKIE, which is all werkzeug's own parse reads too.
+        return _parse_cookie_header(self.environ.get("HTTP_COOKIE", ""))
 
     @property
     def max_content_length(self) -> int | None:

@@ -17,6 +17,7 @@ import warnings
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+import msgspec
 from flask import Flask, Response
 from flask_session.base import ServerSideSession
 from flask_session.redis import RedisSessionInterface
@@ -88,7 +89,7 @@ class CachedSqlAlchemySessionInterface(SqlAlchemySessionInterface):
             and cached.generation == generation
             and cached.expires_at > time.time()
         ):
-            return self.serializer.decode(cached.data)
+            return self._decode(cached.data)
         model = self.sql_session_model
         row = self.client.session.execute(
             select(model.data, model.expiry).where(model.session_id == store_id)
@@ -106,7 +107,15 @@ class CachedSqlAlchemySessionInterface(SqlAlchemySessionInterface):
             if len(self._rows) >= self.max_cached:
                 self._rows.clear()
             self._rows[store_id] = _CachedRow(generation, expires_at, data)
-        return self.serializer.decode(data)
+        return self._decode(data)
+
+    def _decode(self, data: bytes) -> dict:
+        # msgpack straight away (what Flask-Session writes); its serializer wraps each
+        # attempt in contextlib.suppress and falls back to JSON and pickle after it.
+        try:
+            return self.serializer.decoder.decode(data)
+        except msgspec.DecodeError:
+            return self.serializer.decode(data)
 
     def _forget(self, store_id: str) -> None:
         with self._lock:

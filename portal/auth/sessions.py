@@ -9,6 +9,7 @@ new sign-in. Back-channel logout ends sessions by Keycloak session id or subject
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -123,7 +124,7 @@ def _refresh(auth: dict[str, Any]) -> User | None:
         log.warning("token refresh deferred: Keycloak unreachable")
         auth["retry_after"] = now + RETRY_AFTER_UNREACHABLE
         session[AUTH_KEY] = auth
-        return User(**_user_fields(auth["user"]))
+        return _stored_user(auth["user"])
     except SignInError as error:
         log.info("session ended: refresh refused (%s)", error)
         return None
@@ -131,15 +132,37 @@ def _refresh(auth: dict[str, Any]) -> User | None:
     return tokens.user
 
 
-def _user_fields(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "sub": data["sub"],
-        "username": data["username"],
-        "email": data.get("email"),
-        "name": data.get("name"),
-        "roles": frozenset(data.get("roles", ())),
-        "groups": frozenset(data.get("groups", ())),
-    }
+def _stored_user(data: dict[str, Any]) -> User:
+    """The :class:`User` a session stored (its verified claims, saved at sign-in or refresh)."""
+    return _user(
+        data["sub"],
+        data["username"],
+        data.get("email"),
+        data.get("name"),
+        tuple(data.get("roles", ())),
+        tuple(data.get("groups", ())),
+    )
+
+
+# Every request of a session rebuilds its user from the stored fields; a User is
+# immutable and a pure function of them, so each worker builds each one once.
+@functools.lru_cache(maxsize=4096)
+def _user(
+    sub: str,
+    username: str,
+    email: str | None,
+    name: str | None,
+    roles: tuple[str, ...],
+    groups: tuple[str, ...],
+) -> User:
+    return User(
+        sub=sub,
+        username=username,
+        email=email,
+        name=name,
+        roles=frozenset(roles),
+        groups=frozenset(groups),
+    )
 
 
 def _session_identity(auth: dict[str, Any] | None, leeway: float) -> User | None:
@@ -147,7 +170,7 @@ def _session_identity(auth: dict[str, Any] | None, leeway: float) -> User | None
         return None
     now = time.time()
     if auth["expires_at"] - leeway > now or auth.get("retry_after", 0) > now:
-        return User(**_user_fields(auth["user"]))
+        return _stored_user(auth["user"])
     user = _refresh(auth)
     if user is None:
         end_current_session()
@@ -178,8 +201,9 @@ def load_identity() -> None:
         ctx_g.user = _bearer_identity(header)
         ctx_g.auth_via = "bearer"
         return
-    settings = current_app.extensions["portal_settings"]
-    user = _session_identity(session.get(AUTH_KEY), settings.refresh_leeway_seconds)
+    settings = current_app._get_current_object().extensions["portal_settings"]
+    auth = session._get_current_object().get(AUTH_KEY)
+    user = _session_identity(auth, settings.refresh_leeway_seconds)
     if user is not None:
         ctx_g.user = user
         ctx_g.auth_via = "session"

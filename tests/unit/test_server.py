@@ -1,4 +1,5 @@
-"""The portal's Flask class: request bodies keep their size limit, hooks still run."""
+"""The portal's Flask class: request bodies keep their size limit, cookies parse as
+werkzeug parses them, hooks still run, and database sessions end with the request."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import text
 from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
+from portal.extensions import db
 from portal.server import PortalFlask, PortalRequest
 from tests.live_stack import HELLO_CALLBACK
 from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
@@ -86,3 +90,42 @@ def test_ensure_sync_still_tells_async_functions_apart() -> None:
     # Flask hands async functions to asgiref (not installed here): it must still try.
     with pytest.raises(RuntimeError, match="async"):
         server.ensure_sync(coroutine)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "dash_portal_session=abc.def",
+        'a=1; b="quoted; value"; c=3',
+        "a=1; a=2; =empty; flag",
+        "dash_portal_session=x; other=%2Fslash",
+    ],
+)
+def test_cookies_parse_as_werkzeug_parses_them(header: str | None) -> None:
+    headers = {} if header is None else {"Cookie": header}
+    environ = EnvironBuilder(path="/", headers=headers).get_environ()
+    ours, werkzeugs = PortalRequest(environ).cookies, Request(environ).cookies
+    assert list(ours.items(multi=True)) == list(werkzeugs.items(multi=True))
+
+
+def test_a_repeated_cookie_header_is_parsed_once_and_cannot_be_changed() -> None:
+    environ = EnvironBuilder(path="/", headers={"Cookie": "a=1; b=2"}).get_environ()
+    first, second = PortalRequest(environ).cookies, PortalRequest(dict(environ)).cookies
+    assert first is second  # the memo: one parse per distinct header
+    with pytest.raises(TypeError):
+        first["a"] = "changed"  # shared between requests, so it must stay immutable
+    other = EnvironBuilder(path="/", headers={"Cookie": "a=9"}).get_environ()
+    assert PortalRequest(other).cookies["a"] == "9"
+
+
+def test_database_sessions_end_with_the_request_that_opened_them(app: Flask) -> None:
+    scopes = db.session.registry.registry  # app context id -> its database session
+    with app.app_context():
+        pass  # most Dash callbacks: no database session to end
+    assert not scopes
+    with app.app_context():
+        db.session.execute(text("SELECT 1"))
+        assert db.session.registry.has()
+    assert not scopes  # closed and forgotten at teardown

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import msgspec
 import pytest
 from flask import Flask, Response, session
 from sqlalchemy import event, text
@@ -23,7 +24,7 @@ from sqlalchemy import event, text
 from portal import create_app
 from portal.auth.provider import TokenSet
 from portal.auth.session_store import SESSION_COOKIE_NAME, CachedSqlAlchemySessionInterface
-from portal.auth.sessions import begin_session, end_sessions
+from portal.auth.sessions import _stored_user, begin_session, end_sessions
 from portal.extensions import db
 from portal.generation import Generation, after_commit
 from portal.identity import User
@@ -181,6 +182,23 @@ def test_a_changed_session_is_read_again_by_the_other_worker(
         session.modified = True
         first.process_response(Response())
     assert "bobby" in whoami(second, cookie)[1]
+
+
+def test_a_stored_user_is_built_once_and_follows_every_change_of_its_fields() -> None:
+    stored = BOB.to_dict()
+    assert _stored_user(stored) == BOB
+    assert _stored_user(dict(stored)) is _stored_user(stored)  # one User per worker
+    promoted = _stored_user({**stored, "roles": ["viewer", "admin"]})
+    assert promoted.roles == frozenset({"viewer", "admin"})  # a refresh's new roles count
+    moved = _stored_user({**stored, "groups": ["/sales/east"]})
+    assert moved.groups == frozenset({"/sales/east"}) and _stored_user(stored) == BOB
+
+
+def test_sessions_written_in_another_format_still_decode(tmp_path: Path) -> None:
+    interface = worker(tmp_path).session_interface
+    data = {"auth": {"user": BOB.to_dict()}, "csrf_token": "t"}
+    assert interface._decode(msgspec.msgpack.encode(data)) == data
+    assert interface._decode(msgspec.json.encode(data)) == data  # Flask-Session's fallback
 
 
 def test_a_tampered_cookie_is_refused_after_the_genuine_one_was_cached(
