@@ -11,10 +11,11 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask, Request, current_app
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.http import parse_cookie
 from werkzeug.utils import cached_property
+from werkzeug.wsgi import get_content_length
 
 __all__ = ["PortalFlask", "PortalRequest"]
 
@@ -38,12 +39,18 @@ class PortalRequest(Request):
 
     @property
     def max_content_length(self) -> int | None:
-        limit = super().max_content_length
-        length = self.content_length
+        if self._max_content_length is not None:  # set for this request (Flask 3.1)
+            return self._max_content_length
+        try:
+            # One proxy lookup (Flask's property makes two, a microsecond each).
+            limit = current_app._get_current_object().config["MAX_CONTENT_LENGTH"]
+        except RuntimeError:  # outside an app context: werkzeug's default
+            return super().max_content_length
         # The server stops the body at Content-Length, so a declared length within the
         # limit is already enforced; metering every read through werkzeug's
         # LimitedStream would cost each callback more than the rest of the guard.
-        # Bodies without a length, or over the limit, keep the limit (413).
+        # Bodies without a length (chunked), or over the limit, keep the limit (413).
+        length = get_content_length(self.environ)
         if limit is not None and length is not None and length <= limit:
             return None
         return limit

@@ -14,7 +14,8 @@ import logging
 import time
 from typing import Any
 
-from flask import current_app, g, request, session
+from flask import Request, current_app, session
+from flask.ctx import _AppCtxGlobals
 from sqlalchemy import delete, select
 
 from portal.auth.models import LoginRecord
@@ -189,11 +190,8 @@ def _bearer_identity(header: str) -> User:
         raise ApiError(401, f"Bearer token refused: {error}") from error
 
 
-def load_identity() -> None:
+def load_identity(req: Request, ctx_g: _AppCtxGlobals) -> None:
     """Set ``g.user`` and ``g.auth_via`` from a bearer token (API) or the session."""
-    # Runs before every request, each Dash callback included, and every use of a Flask
-    # context proxy costs about a microsecond: look each object up once.
-    req, ctx_g = request._get_current_object(), g._get_current_object()
     ctx_g.user = ctx_g.auth_via = None
     # From the environ: Headers.get on a missing header raises and catches a KeyError.
     header = req.environ.get("HTTP_AUTHORIZATION")

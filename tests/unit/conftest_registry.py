@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import Flask, g, request
 
 from portal import create_app, registry
-from portal.auth.sessions import load_identity
+from portal.auth import authenticate_request
 from portal.identity import User
 from portal.settings import Settings
 
@@ -106,8 +106,9 @@ def make_app(
 def install_test_identity(app: Flask, users: Mapping[str, User]) -> None:
     """TEST ONLY: pick ``g.user`` from the ``X-Test-User`` header.
 
-    Runs right after the platform's identity loader, so the guard and the views see the
-    fake identity. Acceptable in unit tests only; the real portal never trusts a header.
+    Runs right after the platform's identity loader and CSRF check, so the guard and the
+    views see the fake identity. Acceptable in unit tests only; the real portal never
+    trusts a header.
     """
 
     def _test_identity() -> None:
@@ -117,7 +118,7 @@ def install_test_identity(app: Flask, users: Mapping[str, User]) -> None:
             g.auth_via = "bearer"  # no session cookie rides along: no CSRF token needed
 
     hooks = app.before_request_funcs[None]
-    hooks.insert(hooks.index(load_identity) + 1, _test_identity)
+    hooks.insert(hooks.index(authenticate_request) + 1, _test_identity)
 
 
 def init_in_child(data_dir: str) -> list[str]:

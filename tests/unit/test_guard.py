@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from portal.callback_body import check_callback_body
 from tests.live_stack import HELLO_CALLBACK
 from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
 
@@ -94,6 +95,8 @@ def test_good_callback_answers_with_the_server_side_identity(client: FlaskClient
         {**GOOD, "outputs": [1, 2]},
         {**GOOD, "state": {"id": "x"}},
         {**GOOD, "changedPropIds": [1]},
+        {**GOOD, "changedPropIds": "whoami-button.n_clicks"},
+        {**GOOD, "inputs": [[{"id": {"type": "x"}, "property": "value"}, 1]]},  # a bad group
         {k: v for k, v in GOOD.items() if k != "inputs"},
         {**GOOD, "state": [{"id": "user", "property": "data", "value": "admin"}]},
     ],
@@ -102,6 +105,12 @@ def test_malformed_callbacks_get_400_not_500(client: FlaskClient, body: object) 
     answer = _callback(client, body)
     assert answer.status_code == 400
     assert answer.json["error"].startswith("Malformed callback request")
+
+
+def test_pattern_matching_groups_pass_the_shape_check() -> None:
+    group = [{"id": {"type": "row", "index": i}, "property": "value", "value": i} for i in (1, 2)]
+    body = {**GOOD, "inputs": [group, *GOOD["inputs"]], "state": [[]]}
+    check_callback_body(body, {GOOD["output"]: {}})  # ALL / ALLSMALLER arrive as lists
 
 
 def test_credentials_header_is_stripped_from_incoming_requests(client: FlaskClient) -> None:

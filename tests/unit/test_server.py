@@ -65,6 +65,15 @@ def test_limit_is_lifted_only_for_a_declared_length_within_it(
             app.config["MAX_CONTENT_LENGTH"] = saved
 
 
+def test_a_limit_set_for_one_request_wins_and_none_applies_outside_an_app(app: Flask) -> None:
+    environ = EnvironBuilder(path="/", method="POST", data=b"x" * 10).get_environ()
+    assert PortalRequest(environ).max_content_length is None  # no app: werkzeug's default
+    with app.app_context():
+        request = PortalRequest(environ)
+        request.max_content_length = 5
+        assert request.max_content_length == 5
+
+
 def test_a_body_within_the_limit_reaches_dash(app: Flask) -> None:
     answer = app.test_client().post(
         "/apps/hello/_dash-update-component",
