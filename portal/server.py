@@ -1,7 +1,10 @@
-"""The portal's Flask class: Flask itself, minus two costs it pays on every request.
+"""The portal's Flask class: Flask itself, minus costs it pays on every request.
 
 Each Dash callback is a request, so per-request work in the framework counts against
-every app the portal serves (``make bench`` measures it against the bare app).
+every app the portal serves (``make bench`` measures it against the bare app): parsing
+the same Cookie header again, metering a body whose length the server already bounds,
+two context lookups for the body limit, and asking ``inspect`` whether each hook is
+``async``.
 """
 
 from __future__ import annotations
