@@ -13,6 +13,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+# Importing portal.settings imports the portal package, which imports Flask anyway.
+from flask import current_app
+
 __all__ = ["Settings", "current_settings"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,6 +157,6 @@ class Settings:
 
 def current_settings() -> Settings:
     """The settings of the app handling the current request (or app context)."""
-    from flask import current_app
-
-    return current_app.extensions["portal_settings"]
+    # Through the proxy once (a read through it costs about a microsecond): the identity
+    # loader calls this on every request.
+    return current_app._get_current_object().extensions["portal_settings"]

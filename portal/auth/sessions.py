@@ -24,6 +24,7 @@ from portal.auth.tokens import TokenError
 from portal.errors import ApiError
 from portal.extensions import db
 from portal.identity import User
+from portal.settings import current_settings
 
 __all__ = [
     "begin_session",
@@ -199,7 +200,7 @@ def load_identity(req: Request, ctx_g: _AppCtxGlobals) -> None:
         ctx_g.user = _bearer_identity(header)
         ctx_g.auth_via = "bearer"
         return
-    settings = current_app._get_current_object().extensions["portal_settings"]
+    settings = current_settings()
     auth = session._get_current_object().get(AUTH_KEY)
     user = _session_identity(auth, settings.refresh_leeway_seconds)
     if user is not None:
