@@ -1,4 +1,4 @@
-"""portal.rls on its own: policies as data, deny by default, pandas masks and SQL."""
+"""dash_appkit.rls on its own: policies as data, deny by default, pandas masks and SQL."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-
-from portal.identity import User
-from portal.rls import (
+from dash_appkit.identity import User
+from dash_appkit.rls import (
     ALL_ROWS,
     NO_ROWS,
     AllowedRows,
@@ -32,7 +31,7 @@ PEOPLE = {"ann": "east", "ben": "east", "cid": "west", "dee": "north", "eve": "s
 
 
 def user(name: str, *, roles: tuple[str, ...] = ("viewer",), groups: tuple[str, ...] = ()) -> User:
-    return User(sub=f"sub-{name}", username=name, roles=frozenset(roles), groups=frozenset(groups))
+    return User(username=name, roles=frozenset(roles), groups=frozenset(groups))
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +97,7 @@ def test_anonymous_sees_nothing(frame):
 
 
 def test_admin_all_rows_is_explicit_and_logged(frame, caplog):
-    with caplog.at_level(logging.INFO, logger="portal.rls"):
+    with caplog.at_level(logging.INFO, logger="dash_appkit.rls"):
         allowed = POLICY.evaluate(user("root", roles=("admin",)))
     assert allowed.is_all and allowed.label == "All regions (admin)"
     assert allowed.mask(frame).all()

@@ -39,13 +39,12 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-import numpy as np
-
-from roles import Principal, group_covers, normalize_group
+from dash_appkit.names import group_covers, normalize_group
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 __all__ = [
@@ -54,6 +53,7 @@ __all__ = [
     "AllowedRows",
     "Clause",
     "Grant",
+    "Principal",
     "RowPolicy",
     "Rule",
     "SqlFilter",
@@ -69,6 +69,19 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # always used with fullmatch
+
+
+class Principal(Protocol):
+    """What a policy reads of an identity (:class:`dash_appkit.identity.User` has it all)."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def roles(self) -> frozenset[str]: ...
+
+    @property
+    def groups(self) -> frozenset[str]: ...
 
 
 #: What a condition found: one mapping of placeholder -> value per way the rule matched.
@@ -180,6 +193,8 @@ class AllowedRows:
     # ---- pandas
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         """A boolean array over ``frame``'s rows: True where the row is allowed."""
+        import numpy as np  # lazily: apps that only use the SQL side need no numpy
+
         n = len(frame)
         if self.is_all:
             return np.ones(n, dtype=bool)
