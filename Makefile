@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv chromium keycloak up down logs test test-unit bench lint format clean
+.PHONY: help venv chromium system-packages keycloak up down logs test test-unit bench lint format clean
 
 help:
 	@echo "make up      start Keycloak and the portal (http://127.0.0.1:8050)"
@@ -35,10 +35,27 @@ chromium:
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The front door (nginx) and the app sandbox (bubblewrap), from the system's packages.
+system-packages:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "installing nginx (the front door) with apt-get"; \
+			$(SUDO) apt-get update -qq && \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+		elif command -v brew >/dev/null 2>&1; then \
+			echo "installing nginx (the front door) with brew"; brew install nginx; \
+		else \
+			echo "nginx (the front door) is missing: install it with your package manager, e.g. 'sudo dnf install nginx'"; \
+			exit 1; \
+		fi; }
+	@command -v bwrap >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || { \
+		echo "installing bubblewrap (the app sandbox) with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
+
 keycloak: venv
 	$(PY) keycloak/kcctl.py fetch
 
-up: venv
+up: venv system-packages
 	$(PY) scripts/stack.py up
 
 down:
@@ -47,7 +64,7 @@ down:
 logs:
 	@$(PY) scripts/stack.py logs
 
-test: venv chromium keycloak
+test: venv chromium system-packages keycloak
 	$(PY) -m pytest
 
 test-unit: venv

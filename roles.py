@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 __all__ = [
+    "ALSO_REQUIRES",
     "PERMISSIONS",
     "AccessLevel",
     "Action",
@@ -76,6 +77,7 @@ class Action(enum.StrEnum):
     USE_VIEWER_ANALYTICS = "use_viewer_analytics"
     EDIT_PORTAL_SETTINGS = "edit_portal_settings"
     ADD_CO_OWNERS = "add_co_owners"
+    DEPLOY_APP = "deploy_app"
 
 
 _OWNERS = frozenset({Relation.OWNER, Relation.CO_OWNER, Role.ADMIN})
@@ -99,6 +101,13 @@ PERMISSIONS: dict[Action, frozenset[Role | Relation]] = {
     Action.USE_VIEWER_ANALYTICS: _OWNERS,
     Action.EDIT_PORTAL_SETTINGS: _OWNERS,
     Action.ADD_CO_OWNERS: _OWNERS,
+    Action.DEPLOY_APP: _OWNERS,
+}
+
+#: Roles an action needs besides what :data:`PERMISSIONS` grants. Seed 002: an admin
+#: deploys an app only when also a licensed_user (owners and co-owners hold a seat anyway).
+ALSO_REQUIRES: dict[Action, frozenset[Role]] = {
+    Action.DEPLOY_APP: frozenset({Role.LICENSED_USER}),
 }
 
 
@@ -180,6 +189,8 @@ def can(user: Principal | None, action: Action, app: AppAccess | None = None) ->
         return False
     allowed = PERMISSIONS.get(action, frozenset())
     held: set[Role | Relation] = {Role(r) for r in user.roles if r in Role._value2member_map_}
+    if not ALSO_REQUIRES.get(action, frozenset()) <= held:
+        return False
     if app is not None:
         held |= relations(user, app)
     return not allowed.isdisjoint(held)

@@ -1,8 +1,9 @@
-"""The portal: a Flask server that signs people in through Keycloak and serves Dash apps.
+"""The portal: a Flask server that signs people in through Keycloak and runs the platform.
 
 ``create_app(settings)`` builds it (Flask's application-factory pattern): settings
-from the environment, the platform database, the identity layer, the guard, the
-portal pages and API, and every installed Dash app mounted under /apps/<slug>/.
+from the environment, the platform database, the identity layer, the portal pages and
+API, the deployment API and the front door's access decision. Apps are never imported
+here: each runs as its own processes behind the front door (docs/hosting.md).
 """
 
 from __future__ import annotations
@@ -26,18 +27,20 @@ def _configure_logging() -> None:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the portal from ``settings`` (default: read from the environment)."""
-    from portal import auth, errors, guard, keycloak_admin, mount, registry
+    from portal import auth, deploys, errors, frontdoor_auth, keycloak_admin, registry
+    from portal.api import app_events as app_events_api
     from portal.api import apps as apps_api
+    from portal.api import deployments as deployments_api
     from portal.api import me as me_api
+    from portal.deploys.startup import cli as platform_cli
     from portal.extensions import db, migrate
     from portal.pages import admin, home, manager
-    from portal.server import PortalFlask
 
     _configure_logging()
     settings = (settings or Settings.from_env()).resolved()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
-    app = PortalFlask(__name__)
+    app = Flask(__name__)
     app.extensions["portal_settings"] = settings
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -52,9 +55,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     registry.init_app(app)
     auth.init_app(app)
     keycloak_admin.init_app(app)
+    deploys.init_app(app)
 
     app.register_blueprint(me_api.bp)
     app.register_blueprint(apps_api.bp)
+    app.register_blueprint(deployments_api.bp)
+    app.register_blueprint(app_events_api.bp)
+    app.register_blueprint(frontdoor_auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(manager.bp, url_prefix="/manager")
     app.register_blueprint(admin.bp, url_prefix="/admin")
@@ -63,8 +70,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     def healthz():
         return jsonify({"status": "ok"})
 
-    # The guard runs after the identity loader (registered by auth.init_app) and
-    # before any hook a Dash app adds, for every path under /apps/.
-    guard.init_app(app)
-    mount.mount_apps(app, settings)
+    app.cli.add_command(platform_cli)
     return app

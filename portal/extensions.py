@@ -11,23 +11,13 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ["Base", "PortalSQLAlchemy", "db", "migrate", "oauth"]
+__all__ = ["Base", "db", "migrate", "oauth"]
 
 
 class Base(DeclarativeBase):
     """Declarative base of every table the platform owns."""
 
 
-class PortalSQLAlchemy(SQLAlchemy):
-    """Flask-SQLAlchemy, ending only the database sessions a request actually opened."""
-
-    def _teardown_session(self, exc: BaseException | None) -> None:
-        # Most Dash callbacks never touch the database; for them scoped_session.remove()
-        # raises and catches a KeyError, on every request.
-        if self.session.registry.has():
-            self.session.remove()
-
-
-db = PortalSQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 oauth = OAuth()

@@ -82,8 +82,14 @@ class Settings:
     license_seats: int = 10
     sales_rows: int = 1_000_000
     seed_apps: bool = True
-    #: Extra app packages besides the installed entry points: "slug=module,slug2=module2".
-    app_modules: str = ""
+    #: Where deployed apps live: bundles, environments, sockets, logs (docs/hosting.md).
+    apps_dir: Path | None = None
+    #: The address people (and apps) reach the front door at.
+    public_url: str = "http://127.0.0.1:8050"
+    #: Run apps in a bubblewrap sandbox when bubblewrap works here.
+    app_sandbox: bool = True
+    #: The group nginx's workers run as, which may enter app socket directories (root only).
+    frontdoor_group: str = "nogroup"
     #: Mark cookies Secure; set when the portal is served over https.
     secure_cookies: bool = False
     #: Keep sessions and app records in each worker's memory, checked per request against
@@ -124,7 +130,10 @@ class Settings:
             "license_seats": int(_env("PORTAL_LICENSE_SEATS", "10")),
             "sales_rows": int(_env("SALES_ROWS", "1000000")),
             "seed_apps": _env("PORTAL_SEED_APPS", "1") not in ("0", "false", "no"),
-            "app_modules": _env("PORTAL_APPS", ""),
+            "apps_dir": Path(_env("PORTAL_APPS_DIR", str(data_dir / "apps"))),
+            "public_url": _env("PORTAL_PUBLIC_URL", cls.public_url),
+            "app_sandbox": _env("PORTAL_APP_SANDBOX", "1") not in ("0", "false", "no"),
+            "frontdoor_group": _env("PORTAL_FRONTDOOR_GROUP", cls.frontdoor_group),
             "secure_cookies": _env("PORTAL_SECURE_COOKIES", "0") in ("1", "true", "yes"),
             "host_cache": _flag(_env("PORTAL_HOST_CACHE", "auto")),
         }
@@ -136,6 +145,7 @@ class Settings:
         """Fill the defaults that depend on other settings (database, secret key)."""
         data_dir = Path(self.data_dir).resolve()
         changes: dict[str, Any] = {"data_dir": data_dir}
+        changes["apps_dir"] = Path(self.apps_dir or data_dir / "apps").resolve()
         if not self.database_url:
             changes["database_url"] = f"sqlite:///{data_dir / 'portal.db'}"
         if not self.secret_key:
@@ -157,6 +167,4 @@ class Settings:
 
 def current_settings() -> Settings:
     """The settings of the app handling the current request (or app context)."""
-    # Through the proxy once (a read through it costs about a microsecond): the identity
-    # loader calls this on every request.
-    return current_app._get_current_object().extensions["portal_settings"]
+    return current_app.extensions["portal_settings"]

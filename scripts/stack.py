@@ -1,31 +1,30 @@
 """Run the whole stack for `make up` / `make down` / `make logs` / `make status`.
 
 With a Docker engine it uses docker-compose.yml; without one it runs the Keycloak
-distribution on the local Java (keycloak/kcctl.py) and the portal under gunicorn, as
-background processes whose pid files and logs live in var/. It says which mode it chose.
+distribution on the local Java (keycloak/kcctl.py), and the platform as local processes
+(portal.hosting.local: supervisord with the apps, the portal under gunicorn, nginx as the
+front door), whose pid files and logs live in var/. It says which mode it chose.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
-PORTAL_PID = VAR / "portal.pid"
-PORTAL_LOG = VAR / "portal.log"
 PORTAL_URL = "http://127.0.0.1:8050"
 KEYCLOAK_URL = "http://127.0.0.1:8080"
 
 sys.path.insert(0, str(ROOT / "keycloak"))
 import kcctl  # noqa: E402
+
+from portal.hosting.frontdoor import FrontDoorError  # noqa: E402
+from portal.hosting.local import LocalPlatform, PlatformStartError  # noqa: E402
 
 DEMO_USERS = """\
   user   password         roles of client dash     groups
@@ -38,14 +37,6 @@ DEMO_USERS = """\
   frank  frank-password   viewer                   /sales/west"""
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def _docker_engine() -> bool:
     if not shutil.which("docker"):
         return False
@@ -53,63 +44,8 @@ def _docker_engine() -> bool:
     return probe.returncode == 0
 
 
-def _pid_alive(pid_file: Path) -> int | None:
-    try:
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
-
-
-def _start_portal() -> None:
-    if _pid_alive(PORTAL_PID) and _healthy(PORTAL_URL + "/healthz"):
-        print(f"portal: already running at {PORTAL_URL}")
-        return
-    VAR.mkdir(exist_ok=True)
-    print("portal: starting gunicorn on 127.0.0.1:8050 (2 workers)")
-    gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
-    subprocess.run(
-        [
-            str(gunicorn),
-            "--bind=127.0.0.1:8050",
-            "--workers=2",
-            "--threads=4",
-            "--timeout=120",
-            "--daemon",
-            f"--pid={PORTAL_PID}",
-            f"--error-logfile={PORTAL_LOG}",
-            f"--access-logfile={VAR / 'portal-access.log'}",
-            f"--chdir={ROOT}",
-            "portal.wsgi:app",
-        ],
-        check=True,
-    )
-    started = time.monotonic()
-    while not _healthy(PORTAL_URL + "/healthz"):
-        elapsed = time.monotonic() - started
-        if elapsed > 180:
-            sys.exit(f"portal: not healthy after 180 s; see {PORTAL_LOG}")
-        if elapsed > 3 and not _pid_alive(PORTAL_PID):
-            tail = PORTAL_LOG.read_text()[-3000:] if PORTAL_LOG.exists() else ""
-            sys.exit(f"portal: exited during start-up. Last log lines:\n{tail}")
-        time.sleep(1)
-    print(f"portal: healthy after {time.monotonic() - started:.0f} s")
-
-
-def _stop_portal() -> None:
-    pid = _pid_alive(PORTAL_PID)
-    if pid is None:
-        print("portal: not running")
-        PORTAL_PID.unlink(missing_ok=True)
-        return
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        if _pid_alive(PORTAL_PID) is None:
-            break
-        time.sleep(0.1)
-    PORTAL_PID.unlink(missing_ok=True)
-    print("portal: stopped")
+def _platform() -> LocalPlatform:
+    return LocalPlatform(data_dir=VAR, listen="127.0.0.1:8050")
 
 
 def up() -> None:
@@ -123,7 +59,11 @@ def up() -> None:
             kcctl.up_command(instance_dir=VAR / "keycloak")
         except kcctl.KeycloakError as error:
             sys.exit(f"keycloak: {error}")
-        _start_portal()
+        (VAR / "keycloak").chmod(0o700)  # its database: no app may read it
+        try:
+            _platform().start()
+        except (PlatformStartError, FrontDoorError, OSError) as error:
+            sys.exit(f"platform: {error}")
     print(f"\nUp in {time.monotonic() - started:.0f} s.")
     print(f"  Portal            {PORTAL_URL}/")
     print(f"  Keycloak console  {KEYCLOAK_URL}/admin/master/console/#/dash  (admin / admin)")
@@ -134,12 +74,16 @@ def down() -> None:
     if _docker_engine():
         subprocess.run(["docker", "compose", "down"], cwd=ROOT, check=True)
         return
-    _stop_portal()
+    _platform().stop()
+    print("portal, front door and apps: stopped")
     kcctl.stop(VAR / "keycloak")
 
 
 def logs() -> None:
-    for path in (VAR / "keycloak" / "keycloak.log", PORTAL_LOG):
+    platform = _platform()
+    logs = [VAR / "keycloak" / "keycloak.log", platform.portal_log, platform.frontdoor.error_log]
+    logs += sorted((platform.apps_dir / "logs").glob("*/app.log"))
+    for path in logs:
         print(f"==> {path} <==")
         print(path.read_text()[-6000:] if path.exists() else "(no log yet)")
 

@@ -2,17 +2,18 @@
 
 Keycloak is started through keycloak/kcctl.py (the same script `make up` uses) on free
 ports with a fresh data directory, so `make test` also works while `make up` runs. Its
-realm is the project's realm-export.json, pointed at the test portal's port and given a
-short access-token lifespan so refresh and role changes can be observed. The portal runs
-under gunicorn with 2 workers, exactly as in production. Everything started here is
-stopped at the end of the session, also when tests fail.
+realm is the project's realm-export.json, pointed at the test front door's port and given
+a short access-token lifespan so refresh and role changes can be observed. The platform
+is started by portal.hosting.local, as `make up` starts it: supervisord with the built-in
+apps deployed as bundles, the portal under gunicorn with 2 workers, nginx in front.
+Everything started here is stopped at the end of the session, also when tests fail.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,8 +30,9 @@ from live_stack import (  # noqa: E402
     TEST_SALES_ROWS,
     Stack,
     free_port,
-    wait_http,
 )
+
+from portal.hosting.local import LocalPlatform  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -56,44 +58,34 @@ def keycloak_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
 
 
 @pytest.fixture(scope="session")
-def stack(keycloak_instance: tuple, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(keycloak_instance: tuple) -> Iterator[Stack]:
     instance, portal_port = keycloak_instance
-    data_dir = tmp_path_factory.mktemp("portal-data")
-    log_path = data_dir / "portal.log"
-    env = {
-        **os.environ,
-        "KEYCLOAK_URL": instance.base_url,
-        "PORTAL_DATA_DIR": str(data_dir),
-        "PORTAL_REFRESH_LEEWAY": str(REFRESH_LEEWAY),
-        "SALES_ROWS": str(TEST_SALES_ROWS),
-    }
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        f"--bind=127.0.0.1:{portal_port}",
-        "--workers=2",
-        "--threads=4",
-        "--timeout=120",
-        f"--chdir={ROOT}",
-        "portal.wsgi:app",
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # Not under pytest's 0700 temp folder: app users and nginx's workers must be able to
+    # enter the apps' folders (the platform makes them 0711: enter, not list).
+    data_dir = Path(tempfile.mkdtemp(prefix="platform-test-"))
+    platform = LocalPlatform(
+        data_dir=data_dir,
+        listen=f"127.0.0.1:{portal_port}",
+        env={
+            "KEYCLOAK_URL": instance.base_url,
+            "PORTAL_REFRESH_LEEWAY": str(REFRESH_LEEWAY),
+            "SALES_ROWS": str(TEST_SALES_ROWS),
+        },
+    )
     stack = Stack(
-        portal_url=f"http://127.0.0.1:{portal_port}",
+        portal_url=platform.url,
         keycloak_url=instance.base_url,
         realm=instance.realm,
         data_dir=data_dir,
-        portal_log=log_path,
+        portal_log=platform.portal_log,
+        apps_dir=platform.apps_dir,
     )
     try:
-        wait_http(stack.portal_url + "/healthz", timeout=180, process=process)
+        platform.start(timeout=900)
         yield stack
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        platform.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

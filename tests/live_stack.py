@@ -69,6 +69,8 @@ class Stack:
     realm: str
     data_dir: Path
     portal_log: Path
+    #: Where deployed apps live (bundles, environments, sockets, logs).
+    apps_dir: Path
 
     @property
     def issuer(self) -> str:

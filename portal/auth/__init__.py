@@ -22,11 +22,8 @@ __all__ = ["SESSION_COOKIE_NAME", "authenticate_request", "init_app"]
 
 def authenticate_request() -> None:
     """Who is asking (``g.user``), then CSRF for the writes that ride on the session."""
-    # One hook, and one lookup per Flask context proxy (each read through one costs about
-    # a microsecond): this runs before every request, each Dash callback included.
-    req, ctx_g = request._get_current_object(), g._get_current_object()
-    load_identity(req, ctx_g)
-    check_csrf(req, ctx_g)
+    load_identity(request, g)
+    check_csrf(request, g)
 
 
 def init_app(app: Flask) -> None:

@@ -15,7 +15,7 @@ from flask.ctx import _AppCtxGlobals
 
 from portal.errors import ApiError
 
-__all__ = ["check_csrf", "csrf_token"]
+__all__ = ["SAFE_METHODS", "check_csrf", "csrf_token", "session_csrf_token"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _KEY = "csrf_token"
@@ -28,6 +28,11 @@ def csrf_token() -> str:
         token = secrets.token_urlsafe(32)
         session[_KEY] = token
     return token
+
+
+def session_csrf_token() -> str | None:
+    """The session's CSRF token if it has one (never creates one)."""
+    return session.get(_KEY)
 
 
 def _is_dash_callback(path: str) -> bool:

@@ -201,7 +201,7 @@ def load_identity(req: Request, ctx_g: _AppCtxGlobals) -> None:
         ctx_g.auth_via = "bearer"
         return
     settings = current_settings()
-    auth = session._get_current_object().get(AUTH_KEY)
+    auth = session.get(AUTH_KEY)
     user = _session_identity(auth, settings.refresh_leeway_seconds)
     if user is not None:
         ctx_g.user = user

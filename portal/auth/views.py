@@ -23,6 +23,7 @@ from portal.auth.redirects import safe_next
 from portal.auth.sessions import begin_session, end_current_session, end_sessions
 from portal.auth.tokens import TokenError
 from portal.errors import ApiError
+from portal.identity import current_user
 
 __all__ = ["bp"]
 
@@ -99,6 +100,14 @@ def callback() -> Response:
     begin_session(tokens)
     log.info("signed in: %s (keycloak session %s)", tokens.user.username, tokens.keycloak_sid)
     return redirect(pending["next"], code=302)
+
+
+@bp.get("/logout")
+def confirm_logout() -> Response | str:
+    """The page an app's "Sign out" link opens: a form that POSTs /logout with its token."""
+    if current_user() is None:
+        return redirect(url_for("home.portal"), code=303)
+    return render_template("logout.html")
 
 
 @bp.post("/logout")

@@ -21,7 +21,7 @@ from portal.pages import ACCESS_LABELS, directory, redirect_back
 from portal.pages.charts import daily_chart
 from roles import Action, can
 
-__all__ = ["bp", "uninitialized_packages"]
+__all__ = ["bp"]
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +31,14 @@ _SUGGEST_KINDS = ("user", "group")
 _ANALYTICS_DAYS = 30
 
 
-def uninitialized_packages() -> list[Any]:
-    """Installed app packages that have no registry entry yet (what may be initialized)."""
-    from portal.mount import installed_apps
-
-    try:
-        packages = installed_apps()
-    except Exception:  # a broken package must not take the App Manager down
-        log.exception("listing installed app packages failed")
-        return []
-    return [pkg for slug, pkg in sorted(packages.items()) if registry.get_app(slug) is None]
-
-
 @bp.get("/")
 @requires(Action.VIEW_APP_MANAGER)
 def index() -> str:
-    """The apps the user manages, and the packages they may initialize."""
+    """The apps the user manages, and the form to create a new one."""
     user = current_user()
     apps = registry.apps_managed_by(user)
-    packages = uninitialized_packages() if can(user, Action.INITIALIZE_APP) else []
-    return render_template("manager.html", section="manager", apps=apps, packages=packages)
+    may_create = can(user, Action.INITIALIZE_APP)
+    return render_template("manager.html", section="manager", apps=apps, may_create=may_create)
 
 
 @bp.get("/apps/<slug>")
@@ -100,27 +88,17 @@ def app_settings(slug: str) -> str:
 @bp.post("/initialize")
 @requires(Action.INITIALIZE_APP)
 def initialize() -> Any:
-    """Register an installed app package as a new app owned by the user."""
+    """Create a new app owned by the user, to deploy bundles to."""
     slug = request.form.get("slug", "").strip()
-    packages = {pkg.slug: pkg for pkg in uninitialized_packages()}
-    package = packages.get(slug)
-    if package is None:
-        return redirect_back(
-            url_for("manager.index"), f"No app package {slug!r} to initialize.", "error"
-        )
+    title = request.form.get("title", "").strip() or None
     try:
-        registry.initialize_app(
-            slug,
-            owner=current_user(),
-            installed_slugs=set(packages),
-            title=package.title,
-            description=package.description,
-        )
+        record = registry.initialize_app(slug, owner=current_user(), title=title)
     except ApiError as error:
         return redirect_back(url_for("manager.index"), error.message, "error")
     return redirect_back(
-        url_for("manager.app_settings", slug=slug),
-        f"{package.title} is initialized: it is Restricted until you share it.",
+        url_for("manager.app_settings", slug=record.slug),
+        f"{record.title} is created: deploy a bundle to it. It is Restricted and hidden "
+        "from the portal until you share it.",
     )
 
 

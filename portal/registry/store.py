@@ -48,8 +48,7 @@ def app_target(slug: str) -> str:
 
 def _cache() -> RegistryCache:
     try:
-        # Through the proxy once (a microsecond per read): the guard calls this per request.
-        return current_app._get_current_object().extensions["portal_registry"]
+        return current_app.extensions["portal_registry"]
     except KeyError:
         raise RuntimeError("portal.registry.init_app(app) has not been called") from None
 

@@ -12,7 +12,7 @@ are passed in by the caller.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -259,23 +259,20 @@ def initialize_app(
     slug: str,
     *,
     owner: User,
-    installed_slugs: Collection[str],
     title: str | None = None,
     description: str = "",
     tags: Iterable[str] = (),
     access: AccessLevel | str = AccessLevel.RESTRICTED,
-    visible_in_portal: bool = True,
+    visible_in_portal: bool = False,
 ) -> AppRecord:
-    """A licensed user registers an installed app package and becomes its owner.
+    """A licensed user registers a new app (to deploy bundles to) and becomes its owner.
 
-    403 without ``licensed_user``; 404 when no installed package has ``slug`` (the caller
-    passes ``installed_slugs``, e.g. from ``portal.mount.installed_apps()``); 409 when
-    it is already registered; 422 for bad values. New apps are Restricted by default.
+    403 without ``licensed_user``; 409 when the slug is taken; 422 for bad values. As in
+    Dash Enterprise, a new app is Restricted and not visible in the portal until its
+    owner says otherwise.
     """
     if not can(owner, Action.INITIALIZE_APP):
-        raise RegistryError(403, "Only licensed users initialize apps.")
-    if slug not in installed_slugs:
-        raise RegistryError(404, f"No installed app package {slug!r}.")
+        raise RegistryError(403, "Only licensed users create apps.")
     return insert_app(
         slug,
         actor=owner.username,

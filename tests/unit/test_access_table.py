@@ -257,3 +257,37 @@ def test_app_record_is_app_access() -> None:
     assert can_view(bob, as_protocol)
     assert can_view(erin, as_protocol)
     assert not can_view(dave, as_protocol)
+
+
+@pytest.mark.parametrize(
+    ("roles", "relation", "allowed"),
+    [
+        (frozenset({"licensed_user"}), "owner", True),
+        (frozenset({"licensed_user"}), "co_owner", True),
+        (frozenset({"admin", "licensed_user"}), None, True),
+        (frozenset({"admin"}), None, False),  # seed 002: admin deploys only with a seat
+        (frozenset({"viewer"}), "owner", False),  # ownership needs the seat
+        (frozenset({"licensed_user"}), None, False),
+    ],
+)
+def test_deploy_follows_seed_002(
+    roles: frozenset[str], relation: str | None, allowed: bool
+) -> None:
+    user = User(sub="s", username="bob", roles=roles)
+    app = AppRecord(
+        slug="x",
+        title="X",
+        description="",
+        tags=(),
+        thumbnail=None,
+        owner="bob" if relation == "owner" else "alice",
+        co_owner_users=frozenset({"bob"}) if relation == "co_owner" else frozenset(),
+        co_owner_groups=frozenset(),
+        viewer_users=frozenset(),
+        viewer_groups=frozenset(),
+        access=AccessLevel.RESTRICTED,
+        visible_in_portal=True,
+        created_at=datetime.now(UTC),
+        updated_at=datetime.now(UTC),
+    )
+    assert can(user, Action.DEPLOY_APP, app) is allowed

@@ -123,7 +123,7 @@ def build(tmp: Path, **overrides: object) -> Flask:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """One app for the whole module (building one runs the migrations). Tests that
     change the registry put it back; the directory is reset before every test."""
-    return build(tmp_path_factory.mktemp("pages"), app_modules="greeter=app.hello")
+    return build(tmp_path_factory.mktemp("pages"))
 
 
 @pytest.fixture(autouse=True)
@@ -242,17 +242,18 @@ def test_suggestions_come_from_the_directory(app: Flask) -> None:
     assert client.get("/manager/suggest?q=b", headers={TEST_USER_HEADER: "bob"}).status_code == 403
 
 
-def test_a_licensed_user_initializes_an_installed_package(app: Flask) -> None:
+def test_a_licensed_user_creates_an_app(app: Flask) -> None:
     _, html = get(app, "/manager/", "erin")
-    assert 'name="slug" value="greeter"' in html
-    status, html = post(app, "/manager/initialize", "erin", {"slug": "greeter"})
-    assert status == 200 and "is initialized" in html
+    assert 'action="/manager/initialize"' in html
+    status, html = post(app, "/manager/initialize", "erin", {"slug": "greeter", "title": "Hi"})
+    assert status == 200 and "is created" in html
     with app.app_context():
         record = registry.get_app("greeter")
     assert record is not None and record.owner == "erin" and record.access.value == "restricted"
-    assert 'name="slug" value="greeter"' not in get(app, "/manager/", "admin")[1]
-    assert "No app package" in post(app, "/manager/initialize", "erin", {"slug": "greeter"})[1]
-    assert post(app, "/manager/initialize", "bob", {"slug": "greeter"})[0] == 403
+    assert record.title == "Hi" and not record.visible_in_portal
+    assert "already registered" in post(app, "/manager/initialize", "erin", {"slug": "greeter"})[1]
+    assert "slug" in post(app, "/manager/initialize", "erin", {"slug": "Bad Slug"})[1]
+    assert post(app, "/manager/initialize", "bob", {"slug": "other"})[0] == 403
     assert cards(get(app, "/", "bob")[1]) == {"sales", "hello", "public"}  # Restricted: not shared
 
 

@@ -148,7 +148,7 @@ def test_cache_sees_writes_of_other_processes(tmp_path: Path) -> None:
 
 def test_unknown_slug_is_none_until_registered(ctx: Flask) -> None:
     assert registry.get_app("reports") is None
-    registry.initialize_app("reports", owner=DEMO_USERS["gina"], installed_slugs={"reports"})
+    registry.initialize_app("reports", owner=DEMO_USERS["gina"])
     assert registry.get_app("reports").owner == "gina"
 
 
@@ -335,24 +335,22 @@ def test_transfer_refusals(ctx: Flask, slug, owner, actor, status) -> None:
 
 def test_initialize_app(ctx: Flask) -> None:
     gina = DEMO_USERS["gina"]
-    record = registry.initialize_app(
-        "reports", owner=gina, installed_slugs={"reports"}, tags=["kpi"]
-    )
-    assert (record.owner, record.access, record.title) == (
+    record = registry.initialize_app("reports", owner=gina, tags=["kpi"])
+    assert (record.owner, record.access, record.title, record.visible_in_portal) == (
         "gina",
         AccessLevel.RESTRICTED,
         "Reports",
+        False,  # as in Dash Enterprise: hidden until its owner says otherwise
     )
     assert audit.recent(1)[0]["action"] == "app.initialize"
-    for slug, who, installed, status in [
-        ("reports", gina, {"reports"}, 409),
-        ("other", gina, {"reports"}, 404),
-        ("reports2", BOB, {"reports2"}, 403),
-        ("reports2", DEMO_USERS["root"], {"reports2"}, 403),  # admin without a seat
-        ("Bad Slug", gina, {"Bad Slug"}, 422),
+    for slug, who, status in [
+        ("reports", gina, 409),
+        ("reports2", BOB, 403),
+        ("reports2", DEMO_USERS["root"], 403),  # admin without a seat
+        ("Bad Slug", gina, 422),
     ]:
         with pytest.raises(RegistryError) as refused:
-            registry.initialize_app(slug, owner=who, installed_slugs=installed)
+            registry.initialize_app(slug, owner=who)
         assert refused.value.status == status, slug
 
 
@@ -372,9 +370,7 @@ def test_policy_forbids_unauthenticated(ctx: Flask) -> None:
     assert refused.value.status == 422
     assert "policy" in refused.value.message
     with pytest.raises(RegistryError):
-        registry.initialize_app(
-            "open", owner=DEMO_USERS["gina"], installed_slugs={"open"}, access="unauthenticated"
-        )
+        registry.initialize_app("open", owner=DEMO_USERS["gina"], access="unauthenticated")
     assert [r.slug for r in registry.apps_visible_to(None)] == []
 
 

@@ -9,7 +9,6 @@ re-reads them before they are due for refresh.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import time
 from collections.abc import Iterator
@@ -28,7 +27,6 @@ from portal.auth.sessions import _stored_user, begin_session, end_sessions
 from portal.extensions import db
 from portal.generation import Generation, after_commit
 from portal.identity import User
-from tests.live_stack import HELLO_CALLBACK
 from tests.unit.conftest_registry import FakeDirectory, make_settings
 
 HELLO = "/apps/hello/_dash-update-component"
@@ -61,15 +59,22 @@ def sign_in(app: Flask, user: User, *, sid: str = "kc-session") -> str:
 
 
 def whoami(app: Flask, cookie: str) -> tuple[int, str]:
+    """The front door's question for a hello callback: status, and who the app is told."""
     client = app.test_client()
     client.set_cookie(SESSION_COOKIE_NAME, cookie)
-    answer = client.post(HELLO, data=json.dumps(HELLO_CALLBACK), content_type="application/json")
-    return answer.status_code, answer.get_data(as_text=True)
+    answer = client.get(
+        "/_frontdoor/auth",
+        headers={
+            "X-Original-URI": HELLO,
+            "X-Original-Method": "POST",
+            "X-Original-Content-Type": "application/json",
+        },
+    )
+    return answer.status_code, answer.headers.get("X-Platform-User-Data", "")
 
 
 def warm(app: Flask, cookie: str) -> None:
-    """Have ``app`` cache the session. The first callback of a Dash app in a process
-    renders its layout (Dash validates it), which writes the session's CSRF token."""
+    """Have ``app`` cache the session."""
     for _ in range(2):
         assert whoami(app, cookie)[0] == 200
 

@@ -1,0 +1,102 @@
+"""Deployments: apps as bundles, built into their own environments, run as their own processes.
+
+``init_app(app)`` puts a :class:`Hosting` at ``app.extensions["portal_hosting"]``: where
+apps live, the environment builder, the runner (supervisord locally) and the pool that
+runs deployments in the background. The pipeline is :mod:`portal.deploys.pipeline`.
+"""
+
+from __future__ import annotations
+
+import functools
+import grp
+import os
+import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask, current_app
+
+from portal.hosting.builds import EnvironmentBuilder, default_python
+from portal.hosting.isolation import Isolation
+from portal.hosting.runner import LocalRunner, Runner
+from portal.hosting.supervisor import Supervisor
+from portal.settings import Settings
+
+from .paths import AppPaths
+
+__all__ = ["APPKIT_DIR", "GUNICORN_REQUIREMENT", "Hosting", "current_hosting", "init_app"]
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+#: The app library every app environment gets (published to the find-links folder).
+APPKIT_DIR = ROOT / "appkit"
+#: The server every app environment gets: apps need not list it.
+GUNICORN_REQUIREMENT = "gunicorn==27.0.1"
+
+
+def _uv() -> str:
+    """uv from the platform's own environment (requirements.txt pins it), else from PATH."""
+    beside = Path(sys.executable).parent / "uv"
+    return str(beside) if beside.exists() else (shutil.which("uv") or "uv")
+
+
+@dataclass
+class Hosting:
+    """Everything the platform uses to host apps, built from the settings."""
+
+    settings: Settings
+    paths: AppPaths
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="deploy")
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Hosting:
+        return cls(settings=settings, paths=AppPaths(Path(settings.apps_dir)))
+
+    @functools.cached_property
+    def isolation(self) -> Isolation:
+        return Isolation.detect(sandbox=self.settings.app_sandbox)
+
+    @functools.cached_property
+    def builder(self) -> EnvironmentBuilder:
+        return EnvironmentBuilder(
+            self.paths.envs,
+            uv=_uv(),
+            python=default_python(),
+            platform_requirements=["dash-platform-appkit", GUNICORN_REQUIREMENT],
+            find_links=[self.paths.wheels],
+        )
+
+    @functools.cached_property
+    def supervisor(self) -> Supervisor:
+        return Supervisor(self.paths.supervisor)
+
+    @functools.cached_property
+    def runner(self) -> Runner:
+        return LocalRunner(self.supervisor, self.isolation, frontdoor_gid=self.frontdoor_gid)
+
+    @property
+    def frontdoor_gid(self) -> int | None:
+        """The group nginx's workers run as, when we are root (else: our own files)."""
+        if os.geteuid() != 0:
+            return None
+        try:
+            return grp.getgrnam(self.settings.frontdoor_group).gr_gid
+        except KeyError:
+            return None
+
+    @property
+    def uv(self) -> str:
+        return _uv()
+
+
+def init_app(app: Flask) -> None:
+    """Attach the hosting services; nothing is started here (``flask platform start`` does)."""
+    app.extensions["portal_hosting"] = Hosting.from_settings(app.extensions["portal_settings"])
+
+
+def current_hosting() -> Hosting:
+    """The hosting services of the current app."""
+    return current_app.extensions["portal_hosting"]

@@ -1,0 +1,142 @@
+"""Bringing hosted apps up: ``flask platform start`` (run by `make up` and the tests).
+
+It publishes the app library for the builder, marks deployments that a stopped platform
+left ``building`` as failed, makes sure every active deployment has its processes, and
+deploys the built-in apps of app/<slug>/ that were never deployed, through the same
+pipeline as anyone's upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from portal import audit
+from portal.extensions import db
+from portal.hosting.builds import build_wheel
+from portal.hosting.bundles import pack_directory
+from portal.registry import DEFAULT_APPS
+from portal.registry.models import App
+
+from . import APPKIT_DIR, ROOT, current_hosting
+from .models import AppEnvVar, Deployment, DeploymentStatus
+from .pipeline import create_deployment, process_name, run_deployment, spec_for
+
+__all__ = ["BUILTIN_APPS_DIR", "cli", "deploy_builtin_apps", "publish_appkit"]
+
+BUILTIN_APPS_DIR = ROOT / "app"
+SYSTEM_ACTOR = "system"
+
+cli = AppGroup("platform", help="Run the hosted apps.")
+
+
+def _source_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and ".egg-info" not in str(path):
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def publish_appkit() -> Path:
+    """Build the app library's wheel into the builder's find-links folder, when it changed."""
+    hosting = current_hosting()
+    wheels = hosting.paths.wheels
+    stamp = wheels / ".source-hash"
+    source = _source_hash(APPKIT_DIR)
+    existing = sorted(wheels.glob("*.whl"))
+    if existing and stamp.exists() and stamp.read_text() == source:
+        return existing[-1]
+    for old in existing:
+        old.unlink()
+    wheel = build_wheel(APPKIT_DIR, wheels, uv=hosting.uv)
+    stamp.write_text(source)
+    return wheel
+
+
+def mark_interrupted() -> int:
+    """Deployments left ``building`` by a stopped platform are failed, with the reason."""
+    stale = db.session.execute(
+        select(Deployment).where(Deployment.status == DeploymentStatus.BUILDING)
+    ).scalars()
+    count = 0
+    with audit.transaction():
+        for deployment in stale:
+            deployment.status = DeploymentStatus.FAILED
+            deployment.error = "Interrupted: the platform stopped during this deployment."
+            count += 1
+    return count
+
+
+def ensure_running() -> list[str]:
+    """Start the processes of every active deployment that supervisord does not know."""
+    hosting = current_hosting()
+    started = []
+    active = db.session.execute(
+        select(Deployment).where(Deployment.status == DeploymentStatus.ACTIVE)
+    ).scalars()
+    for deployment in active:
+        slug = db.session.get(App, deployment.app_id).slug
+        if hosting.runner.state(process_name(slug, deployment.id)).statename != "ABSENT":
+            continue
+        spec = spec_for(deployment, hosting.paths.envs / (deployment.environment or ""))
+        hosting.runner.start(spec)
+        started.append(slug)
+    return started
+
+
+def _builtin_env(slug: str) -> dict[str, str]:
+    """Variables the built-in apps start with (an owner may change them later)."""
+    if slug != "sales":
+        return {}
+    env = {"SALES_ROWS": str(current_hosting().settings.sales_rows)}
+    for name in ("SALES_BACKEND", "SALES_DATABASE_URL"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+def deploy_builtin_apps(say: Callable[[str], None] = print) -> dict[str, str]:
+    """Deploy each registered built-in app that has never been deployed; slug → status."""
+    results: dict[str, str] = {}
+    for spec in DEFAULT_APPS:
+        slug = spec["slug"]
+        app = db.session.execute(select(App).where(App.slug == slug)).scalar_one_or_none()
+        folder = BUILTIN_APPS_DIR / slug
+        if app is None or not folder.is_dir():
+            continue
+        if db.session.execute(select(Deployment.id).where(Deployment.app_id == app.id)).first():
+            continue
+        with audit.transaction() as session:
+            for name, value in _builtin_env(slug).items():
+                session.add(AppEnvVar(app_id=app.id, name=name, value=value))
+        deployment = create_deployment(
+            slug, pack_directory(folder), entrypoint="app:app", actor=SYSTEM_ACTOR
+        )
+        say(f"apps: deploying built-in app {slug} (deployment {deployment.id})")
+        results[slug] = run_deployment(deployment.id)
+        say(f"apps: {slug} {results[slug]}")
+    return results
+
+
+@cli.command("start")
+def start_command() -> None:
+    """Publish the app library, recover, start active apps, deploy the built-in ones."""
+    hosting = current_hosting()
+    hosting.paths.make()
+    publish_appkit()
+    interrupted = mark_interrupted()
+    if interrupted:
+        click.echo(f"apps: {interrupted} interrupted deployment(s) marked failed")
+    click.echo(f"apps: isolation: {hosting.isolation.describe()}")
+    for slug in ensure_running():
+        click.echo(f"apps: started {slug}")
+    failed = [s for s, status in deploy_builtin_apps(click.echo).items() if status != "active"]
+    if failed:
+        raise click.ClickException(f"built-in apps failed to deploy: {', '.join(failed)}")

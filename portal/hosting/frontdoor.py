@@ -1,0 +1,281 @@
+"""The front door: nginx on one listener, deciding every app request through the portal.
+
+nginx's ``auth_request`` asks the portal (``/_frontdoor/auth``) about every request under
+/apps/<slug>/ before it reaches the app: the pattern of oauth2-proxy and ingress-nginx's
+``auth-url``. A yes may be cached for one second per session, app and kind of request, so
+a sign-out or a revoked grant takes effect within that second. After a yes, nginx sets the
+identity headers the portal answered with (overwriting any copy the client sent), drops
+the portal's session cookie and any bearer token, and proxies to the app's unix socket.
+A refusal is handed back to the portal, which renders it (401 JSON, a redirect to
+/login, 403, 404). Everything that is not an app goes to the portal.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["FrontDoor", "FrontDoorError", "find_nginx"]
+
+#: The portal's session cookie: an app never sees it (it would let the app act as the user).
+SESSION_COOKIE = "dash_portal_session"
+
+#: Requests to the portal and to apps: at most this body (the deployment API allows more).
+BODY_LIMIT = "2m"
+BUNDLE_LIMIT = "60m"
+
+
+class FrontDoorError(RuntimeError):
+    """nginx is missing, refused its configuration or did not start."""
+
+
+def find_nginx() -> str | None:
+    """The nginx binary on PATH or in the usual sbin folders."""
+    return shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+    )
+
+
+_PROXY_HEADERS = """
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;"""
+
+_TEMPLATE = """# Written by portal/hosting/frontdoor.py; changes are overwritten at the next start.
+{user_line}
+worker_processes {workers};
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 2048; }}
+
+http {{
+  access_log off;
+  server_tokens off;
+  include {mime_types};
+  default_type application/octet-stream;
+  client_body_temp_path {root}/tmp/body;
+  proxy_temp_path {root}/tmp/proxy;
+  fastcgi_temp_path {root}/tmp/fastcgi;
+  uwsgi_temp_path {root}/tmp/uwsgi;
+  scgi_temp_path {root}/tmp/scgi;
+  proxy_cache_path {root}/auth-cache levels=1:2 keys_zone=platform_auth:10m max_size=64m
+                   inactive=10s use_temp_path=off;
+  client_max_body_size {body_limit};
+
+  upstream portal {{
+    server unix:{portal_socket};
+    keepalive 32;
+  }}
+
+  # The cookies an app receives: all but the portal's session cookie.
+  map $http_cookie $app_cookie {{
+    "~^(?<before>.*?)(?:; ?)?{cookie}=[^;]*(?<after>.*)$" "$before$after";
+    default $http_cookie;
+  }}
+  # A browser opening an app page: decided afresh (never from the cache) and counted.
+  map "$request_method:$http_accept" $page_load {{
+    "~^GET:.*text/html" 1;
+    default 0;
+  }}
+
+  server {{
+    listen {listen};
+
+    location = /_frontdoor/auth {{
+      internal;
+      proxy_pass http://portal/_frontdoor/auth;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";{proxy_headers}
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Original-Content-Type $content_type;
+      proxy_set_header X-Page-Load $page_load;
+      proxy_cache platform_auth;
+      proxy_cache_key "$app_slug|$request_method|$content_type|$cookie_{cookie}|$http_x_csrf_token";
+      proxy_cache_valid 200 1s;
+      proxy_cache_lock on;
+      proxy_cache_bypass $page_load;
+      proxy_no_cache $page_load;
+      proxy_ignore_headers Cache-Control Expires Set-Cookie Vary X-Accel-Expires;
+    }}
+
+    location ^~ /_frontdoor/ {{
+      return 404;
+    }}
+
+    location ~ "^/apps/(?<app_slug>[a-z0-9][a-z0-9-]{{0,62}})/" {{
+      auth_request /_frontdoor/auth;
+      auth_request_set $platform_user_data $upstream_http_x_platform_user_data;
+      auth_request_set $platform_credentials $upstream_http_x_platform_credentials;
+      error_page 401 403 = @refused;
+      error_page 502 504 = @unavailable;{proxy_headers}
+      proxy_set_header Plotly-User-Data $platform_user_data;
+      proxy_set_header RStudio-Connect-Credentials $platform_credentials;
+      proxy_set_header Cookie $app_cookie;
+      proxy_set_header Authorization "";
+      proxy_set_header X-CSRF-Token "";
+      proxy_set_header Accept-Encoding "";
+      proxy_read_timeout 300s;
+      sub_filter "</body>" "<script src=\\"/static/session-watch.js\\"></script></body>";
+      sub_filter_once on;
+      proxy_pass http://unix:{apps_run}/$app_slug/app.sock:;
+    }}
+
+    location @refused {{{proxy_headers}
+      proxy_set_header X-Frontdoor-Refused 1;
+      proxy_pass http://portal;
+    }}
+
+    location @unavailable {{{proxy_headers}
+      proxy_set_header X-Frontdoor-Unavailable 1;
+      proxy_pass http://portal;
+    }}
+
+    location ~ "^/api/apps/[^/]+/deployments$" {{
+      client_max_body_size {bundle_limit};{proxy_headers}
+      proxy_pass http://portal;
+    }}
+
+    location / {{{proxy_headers}
+      proxy_pass http://portal;
+    }}
+  }}
+}}
+"""
+
+
+@dataclass(frozen=True)
+class FrontDoor:
+    """One nginx instance: its folder, its listener, where the portal and apps listen."""
+
+    root: Path
+    listen: str
+    portal_socket: Path
+    apps_run_dir: Path
+    #: The user:group nginx's workers run as when started by root (they enter app sockets).
+    worker_user: str = "nobody nogroup"
+    workers: int = 2
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "nginx.conf"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.root / "nginx.pid"
+
+    @property
+    def error_log(self) -> Path:
+        return self.root / "error.log"
+
+    def render(self) -> str:
+        """The nginx configuration, as text."""
+        nginx = find_nginx() or "/usr/sbin/nginx"
+        mime_types = _mime_types(Path(nginx))
+        return _TEMPLATE.format(
+            user_line=f"user {self.worker_user};" if os.geteuid() == 0 else "",
+            workers=self.workers,
+            root=self.root,
+            mime_types=mime_types,
+            body_limit=BODY_LIMIT,
+            bundle_limit=BUNDLE_LIMIT,
+            portal_socket=self.portal_socket,
+            cookie=SESSION_COOKIE,
+            listen=self.listen,
+            proxy_headers=_PROXY_HEADERS,
+            apps_run=self.apps_run_dir,
+        )
+
+    def write_config(self) -> Path:
+        """Write nginx.conf (and the folders nginx needs); returns its path."""
+        for sub in ("tmp", "auth-cache"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self.render())
+        return self.config_path
+
+    def _nginx(self, *args: str) -> subprocess.CompletedProcess[str]:
+        nginx = find_nginx()
+        if nginx is None:
+            raise FrontDoorError(
+                "nginx is not installed: run `make up` (it installs it) or "
+                "`sudo apt-get install nginx` / `brew install nginx`."
+            )
+        command = [nginx, "-p", str(self.root), "-c", str(self.config_path), *args]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    def pid(self) -> int | None:
+        """nginx's master pid when it runs."""
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
+    def start(self, timeout: float = 10) -> None:
+        """Write the configuration, check it and start nginx (reload it if it runs)."""
+        self.write_config()
+        checked = self._nginx("-t", "-q")
+        if checked.returncode != 0:
+            raise FrontDoorError(f"nginx refused its configuration:\n{checked.stderr.strip()}")
+        if self.pid() is not None:
+            self.reload()
+            return
+        started = self._nginx()
+        if started.returncode != 0:
+            raise FrontDoorError(f"nginx did not start:\n{started.stderr.strip()}")
+        deadline = time.monotonic() + timeout
+        while self.pid() is None:
+            if time.monotonic() > deadline:
+                raise FrontDoorError(f"nginx did not start; see {self.error_log}")
+            time.sleep(0.05)
+
+    def reload(self) -> None:
+        """Re-read the configuration without dropping connections."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGHUP)
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop nginx and wait until its master is gone."""
+        pid = self.pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        self.pid_path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # a zombie child of ours counts as gone
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return True
+    return state != "Z"
+
+
+def _mime_types(nginx: Path) -> Path:
+    for candidate in (
+        Path("/etc/nginx/mime.types"),
+        nginx.parent.parent / "etc" / "nginx" / "mime.types",
+        Path("/opt/homebrew/etc/nginx/mime.types"),
+        Path("/usr/local/etc/nginx/mime.types"),
+    ):
+        if candidate.exists():
+            return candidate
+    return Path("/etc/nginx/mime.types")
