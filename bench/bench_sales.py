@@ -4,11 +4,12 @@
     .venv/bin/python bench/bench_sales.py --rows 10000000
     .venv/bin/python bench/bench_sales.py --quick       # fewer iterations
 
-The app is mounted on the bench's own tiny Flask server, whose ``before_request`` sets
-``flask.g.user`` to the person being measured (standing in for the platform's guard). Each
-measurement is the whole callback path: a test client POSTs the same
-``/_dash-update-component`` body the browser sends, Dash dispatches it, the callback derives
-the rows from ``current_user()``, computes, renders and serialises the answer.
+The app is built as the platform builds it (under ``/apps/sales/``) and called in-process
+through its own Flask server, with the ``Plotly-User-Data`` header the platform's front door
+sets for the person being measured. Each measurement is the whole callback path: a test
+client POSTs the same ``/_dash-update-component`` body the browser sends, Dash dispatches
+it, the callback derives the rows from ``current_user()``, computes, renders and serialises
+the answer.
 
 "cold" requests change the date range every time, so no result cache can answer them;
 "warm" requests repeat one body. "naive" is a boolean mask over the whole frame, pandas
@@ -20,6 +21,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import json
+import os
 import statistics
 import sys
 import time
@@ -29,17 +32,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask import Flask, g  # noqa: E402
+from dash_appkit.identity import USER_HEADER, User  # noqa: E402
 
 from portal.callback_body import callback_body  # noqa: E402
-from portal.identity import User  # noqa: E402
-from portal.settings import Settings  # noqa: E402
+
+PREFIX = "/apps/sales/"
 
 
 def person(name: str, roles: str, groups: str = "") -> User:
-    return User(
-        sub=name, username=name, roles=frozenset(roles.split()), groups=frozenset(groups.split())
-    )
+    return User(username=name, roles=frozenset(roles.split()), groups=frozenset(groups.split()))
+
+
+def front_door_headers(user: User) -> dict[str, str]:
+    """The identity header the platform's front door hands the app."""
+    data = {"username": user.username, "roles": sorted(user.roles), "groups": sorted(user.groups)}
+    return {USER_HEADER: json.dumps(data)}
 
 
 USERS = {
@@ -81,29 +88,24 @@ def p(values: list[float], q: float) -> float:
 
 class Bench:
     def __init__(self, rows: int, data_dir: Path):
-        self.server = Flask("bench")
-        self.who: str | None = None
+        from app.sales.salesapp import SalesConfig, create_app
 
-        @self.server.before_request
-        def as_user() -> None:  # the bench's stand-in for the platform's guard
-            g.user = USERS.get(self.who or "")
-
-        from app.sales import create_app
-
+        # Dash reads the prefix from the environment, as on the platform.
+        os.environ["DASH_ROUTES_PATHNAME_PREFIX"] = PREFIX
+        os.environ["DASH_REQUESTS_PATHNAME_PREFIX"] = PREFIX
         start = time.perf_counter()
-        settings = Settings(data_dir=data_dir, sales_rows=rows)
-        self.app = create_app(
-            server=self.server, url_base_pathname="/apps/sales/", settings=settings
-        )
+        self.app = create_app(SalesConfig(rows=rows, data_dir=data_dir))
         self.startup_s = time.perf_counter() - start
-        self.client = self.server.test_client()
+        self.client = self.app.server.test_client()
         self.callbacks = {k.split(".")[2]: k for k in self.app.callback_map}  # first output id
+        self.headers = {name: front_door_headers(user) for name, user in USERS.items()}
 
     def post(self, who: str, first_output: str, values: dict[str, object], changed=()) -> int:
         output = self.callbacks[first_output]
         body = callback_body(self.app.callback_map, output, values, changed=changed)
-        self.who = who
-        answer = self.client.post("/apps/sales/_dash-update-component", json=body)
+        answer = self.client.post(
+            f"{PREFIX}_dash-update-component", json=body, headers=self.headers[who]
+        )
         assert answer.status_code == 200, answer.data[:200]
         return len(answer.data)
 
@@ -188,16 +190,15 @@ def main() -> None:
             ),
             max(n // 4, 5),
         )
-    bench.who = "bob"
     measure(
         "export.csv bob (all dates)",
-        lambda i: bench.client.get("/apps/sales/export.csv").data,
+        lambda i: bench.client.get(f"{PREFIX}export.csv", headers=bench.headers["bob"]).data,
         max(n // 10, 3),
         1,
     )
     after_rss, peak_rss = rss_mb()
 
-    from app.sales import data as sales_data
+    from app.sales.salesapp import data as sales_data
 
     frame = sales_data.load(args.data_dir, args.rows).frame
     for who in ("bob", "admin"):
@@ -208,9 +209,9 @@ def main() -> None:
             1,
         )
     if not args.quick:
-        from app.sales.policy import SALES_POLICY
-        from app.sales.queries import Filters
-        from app.sales.sql import SqlEngine
+        from app.sales.salesapp.policy import SALES_POLICY
+        from app.sales.salesapp.queries import Filters
+        from app.sales.salesapp.sql import SqlEngine
 
         duck = SqlEngine.duckdb(sales_data.data_path(args.data_dir, args.rows))
         for who in ("bob", "admin"):

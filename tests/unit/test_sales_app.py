@@ -1,9 +1,8 @@
 """The sales Dash app through HTTP: crafted callback bodies and export URLs leak nothing.
 
-These tests mount the app on a bare Flask server whose ``before_request`` sets ``g.user``
-from a test-only ``X-Test-User`` header. That shortcut exists ONLY in these unit tests of the
-app, standing in for the platform's guard; the real portal never reads identity from a
-header (the integration tests sign in through Keycloak).
+The app is built as the platform builds it (its configuration and URL prefix from the
+environment) and called in-process through its own Flask server. Who is asking travels in
+the ``Plotly-User-Data`` header, exactly as the platform's front door hands it to the app.
 """
 
 from __future__ import annotations
@@ -12,15 +11,17 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import dash
 import pytest
-from flask import Flask, g, request
+from dash_appkit import platform
 
-from app.sales import create_app
+from app.sales.salesapp import SalesConfig, create_app
 from portal.callback_body import callback_body
-from portal.settings import Settings
 from tests.unit.conftest_registry import CONTRACT_USERS, DEMO_USERS
+from tests.unit.identity_headers import identity_headers
 
 ROWS = 20_000
 PREFIX = "/apps/sales/"
@@ -30,52 +31,61 @@ PREFIX = "/apps/sales/"
 DEMO = {name: DEMO_USERS[name] for name in CONTRACT_USERS}
 
 
-def make_server(settings: Settings, prefixes: tuple[str, ...] = (PREFIX,)) -> tuple[Flask, list]:
-    server = Flask(__name__)
-
-    @server.before_request
-    def test_only_identity() -> None:
-        # TEST ONLY: stands in for the platform's guard (see the module docstring).
-        g.user = DEMO.get(request.headers.get("X-Test-User", ""))
-
-    apps = [create_app(server=server, url_base_pathname=p, settings=settings) for p in prefixes]
-    return server, apps
+def as_user(who: str | None) -> dict[str, str]:
+    """The front door's identity header for the demo user ``who`` (none when anonymous)."""
+    return identity_headers(DEMO.get(who or ""))
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("data"), sales_rows=ROWS)
-
-
-@pytest.fixture(scope="module")
-def served(settings):
-    server, (app,) = make_server(settings)
-    return server, app
+def build(data_dir: Path, prefix: str | None = PREFIX, **env: str) -> dash.Dash:
+    """The app as the platform starts it: everything from the environment."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("DASH_ROUTES_PATHNAME_PREFIX", "DASH_REQUESTS_PATHNAME_PREFIX"):
+            if prefix is None:
+                mp.delenv(name, raising=False)
+            else:
+                mp.setenv(name, prefix)
+        mp.setenv("SALES_ROWS", str(ROWS))
+        mp.setenv("DASH_APP_DATA_DIR", str(data_dir))
+        mp.delenv("SALES_BACKEND", raising=False)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        return create_app()
 
 
 @pytest.fixture(scope="module")
-def frame(settings, served):
-    from app.sales import data
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("data")
 
-    return data.load(settings.data_dir, ROWS).frame  # the app's own copy (loaded once)
+
+@pytest.fixture(scope="module")
+def served(data_dir) -> dash.Dash:
+    return build(data_dir)
+
+
+@pytest.fixture(scope="module")
+def frame(data_dir, served):
+    from app.sales.salesapp import data
+
+    return data.load(data_dir, ROWS).frame  # the app's own copy (loaded once)
 
 
 @pytest.fixture(autouse=True)
 def audit_events(monkeypatch) -> list[tuple]:
-    from portal import audit
-
+    """dash_appkit.platform.record_event, replaced: what the app sends to the audit log."""
     events: list[tuple] = []
-    monkeypatch.setattr(
-        audit, "record", lambda actor, action, target, **kw: events.append((actor, action, target))
-    )
+
+    def record(action: str, target: str, *, actor: str, detail: dict) -> None:
+        events.append((actor, action, target))
+
+    monkeypatch.setattr(platform, "record_event", record)
     return events
 
 
 class Caller:
     """Posts /_dash-update-component bodies the way the renderer does, with any values."""
 
-    def __init__(self, server: Flask, app: Any, prefix: str = PREFIX):
-        self.client, self.app, self.prefix = server.test_client(), app, prefix
+    def __init__(self, app: dash.Dash, prefix: str = PREFIX):
+        self.client, self.app, self.prefix = app.server.test_client(), app, prefix
 
     def _output(self, first: str) -> str:
         return next(k for k in self.app.callback_map if k.startswith(f"..{first}"))
@@ -83,8 +93,9 @@ class Caller:
     def call(self, who: str | None, first_output: str, inputs: dict[str, Any], changed=()):
         output = self._output(first_output)
         body = callback_body(self.app.callback_map, output, inputs, changed=changed)
-        headers = {"X-Test-User": who} if who else {}
-        return self.client.post(f"{self.prefix}_dash-update-component", json=body, headers=headers)
+        return self.client.post(
+            f"{self.prefix}_dash-update-component", json=body, headers=as_user(who)
+        )
 
     def dashboard(self, who, **inputs):
         return self.call(who, "scope-banner", _inputs(inputs))
@@ -108,7 +119,7 @@ def _inputs(kw: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def caller(served) -> Caller:
-    return Caller(*served)
+    return Caller(served)
 
 
 def tokens(payload: Any) -> set[str]:
@@ -137,9 +148,9 @@ def rows_of(frame, **eq) -> int:
 
 
 def test_layout_offers_only_what_the_person_may_use(served):
-    client = served[0].test_client()
-    bob = client.get(f"{PREFIX}_dash-layout", headers={"X-Test-User": "bob"}).get_json()
-    admin = client.get(f"{PREFIX}_dash-layout", headers={"X-Test-User": "admin"}).get_json()
+    client = served.server.test_client()
+    bob = client.get(f"{PREFIX}_dash-layout", headers=as_user("bob")).get_json()
+    admin = client.get(f"{PREFIX}_dash-layout", headers=as_user("admin")).get_json()
 
     def find(node: Any, wanted: str) -> dict | None:
         if isinstance(node, dict):
@@ -153,7 +164,7 @@ def test_layout_offers_only_what_the_person_may_use(served):
     assert find(bob, "view-as")["options"] == []
     assert [o["value"] for o in find(bob, "salesman")["options"]] == ["bob"]
     assert "user:bob" in [o["value"] for o in find(admin, "view-as")["options"]]
-    assert served[0].test_client().get(PREFIX, headers={"X-Test-User": "bob"}).status_code == 200
+    assert client.get(PREFIX, headers=as_user("bob")).status_code == 200
 
 
 def test_bob_gets_only_his_rows_whatever_he_sends(caller, frame, audit_events):
@@ -175,7 +186,7 @@ def test_bob_gets_only_his_rows_whatever_he_sends(caller, frame, audit_events):
         shown = {k: v for k, v in payload.items() if k != "export-link"}
         assert_only(shown, frame, salesmen={"bob"}, regions={"east"})
         href = payload["export-link"]["href"]
-        served_csv = caller.client.get(href, headers={"X-Test-User": "bob"})
+        served_csv = caller.client.get(href, headers=as_user("bob"))
         assert {r["salesman"] for r in parse(served_csv)} <= {"bob"}
         table = caller.table("bob", date_from="2023-01-01", date_to="2025-12-31", **attempt)
         data = table.get_json()["response"]["table"]["data"]
@@ -217,7 +228,7 @@ def test_foreign_state_in_a_crafted_body_returns_nothing_foreign(caller, frame):
         "state": [{"id": "view-as", "property": "value", "value": "user:frank"}],
     }
     answer = caller.client.post(
-        f"{PREFIX}_dash-update-component", json=body, headers={"X-Test-User": "bob"}
+        f"{PREFIX}_dash-update-component", json=body, headers=as_user("bob")
     )
     assert b"frank" not in answer.data and b"west" not in answer.data
 
@@ -238,9 +249,8 @@ def test_no_rows_gets_a_friendly_explanation(caller):
         assert caller.table(who).get_json()["response"]["table"]["data"] == []
 
 
-def test_admin_views_as_bob_and_it_is_audited(settings, frame, audit_events):
-    server, (app,) = make_server(settings)  # a fresh app: nothing recorded yet
-    caller = Caller(server, app)
+def test_admin_views_as_bob_and_it_is_audited(data_dir, frame, audit_events):
+    caller = Caller(build(data_dir))  # a fresh app: nothing recorded yet
     own = caller.dashboard("admin").get_json()["response"]
     assert own["scope-banner"]["children"] == "All regions (admin)"
     assert audit_events == []
@@ -275,8 +285,7 @@ def test_table_pages_and_sorts_on_the_server(caller, frame):
 
 
 def export(served, who: str | None, query: str = ""):
-    headers = {"X-Test-User": who} if who else {}
-    return served[0].test_client().get(f"{PREFIX}export.csv{query}", headers=headers)
+    return served.server.test_client().get(f"{PREFIX}export.csv{query}", headers=as_user(who))
 
 
 def parse(answer) -> list[dict[str, str]]:
@@ -318,6 +327,10 @@ def test_export_honours_filters(served, frame):
 def test_export_anonymous_and_no_rows(served):
     anonymous = export(served, None)
     assert anonymous.status_code == 401 and b"," not in anonymous.data
+    client = served.server.test_client()
+    for unusable in ("not json", '{"username": ""}', '{"user": "admin", "groups": []}'):
+        answer = client.get(f"{PREFIX}export.csv", headers={"Plotly-User-Data": unusable})
+        assert answer.status_code == 401 and b"," not in answer.data, unusable
     assert parse(export(served, "dave")) == []
 
 
@@ -327,29 +340,55 @@ def test_export_view_as_for_admin_is_audited(served, frame, audit_events):
     assert audit_events == [("admin", "app.view_as", "user:frank")]
 
 
-# ---------------------------------------------------------------- mounting
+# ---------------------------------------------------------------- configuration
 
 
-def test_two_apps_share_one_server_and_the_sql_backend_agrees(settings, frame):
-    duck = Settings(data_dir=settings.data_dir, sales_rows=ROWS, extra={"sales_backend": "duckdb"})
-    server = Flask(__name__)
-
-    @server.before_request
-    def test_only_identity() -> None:  # TEST ONLY, as above
-        g.user = DEMO.get(request.headers.get("X-Test-User", ""))
-
-    memory_app = create_app(server=server, url_base_pathname="/apps/sales/", settings=settings)
-    sql_app = create_app(server=server, url_base_pathname="/apps/sales-sql/", settings=duck)
-    by_memory = Caller(server, memory_app).table("frank", salesman=["frank", "bob"])
-    by_sql = Caller(server, sql_app, "/apps/sales-sql/").table("frank", salesman=["frank", "bob"])
+def test_the_sql_backend_agrees_and_the_prefix_comes_from_the_environment(data_dir, frame):
+    memory_app = build(data_dir)
+    sql_app = build(data_dir, "/apps/sales-sql/", SALES_BACKEND="duckdb")
+    assert sql_app.server is not memory_app.server  # one process per app, one server per app
+    by_memory = Caller(memory_app).table("frank", salesman=["frank", "bob"])
+    by_sql = Caller(sql_app, "/apps/sales-sql/").table("frank", salesman=["frank", "bob"])
     memory_page = by_memory.get_json()["response"]["table"]
     sql_page = by_sql.get_json()["response"]["table"]
     assert memory_page["page_count"] == sql_page["page_count"] > 1
     # Newest first in both; rows of the same day may come in another order.
     assert [r["date"] for r in memory_page["data"]] == [r["date"] for r in sql_page["data"]]
     assert {r["salesman"] for r in memory_page["data"] + sql_page["data"]} == {"frank"}
-    client = server.test_client()
-    a = client.get("/apps/sales/export.csv?region=east", headers={"X-Test-User": "frank"})
-    b = client.get("/apps/sales-sql/export.csv?region=east", headers={"X-Test-User": "frank"})
+    a = memory_app.server.test_client().get(
+        "/apps/sales/export.csv?region=east", headers=as_user("frank")
+    )
+    b = sql_app.server.test_client().get(
+        "/apps/sales-sql/export.csv?region=east", headers=as_user("frank")
+    )
     assert sorted(a.data.splitlines()) == sorted(b.data.splitlines())
     assert len(a.data.splitlines()) - 1 == rows_of(frame, salesman="frank")
+    assert sql_app.server.test_client().get("/apps/sales/export.csv").status_code == 404
+
+
+def test_a_local_run_serves_everything_at_the_root(data_dir, frame):
+    app = build(data_dir, prefix=None)  # python app.py: no platform, no prefix
+    client = app.server.test_client()
+    assert client.get("/", headers=as_user("bob")).status_code == 200
+    layout = json.dumps(client.get("/_dash-layout", headers=as_user("bob")).get_json())
+    assert '"href": "/export.csv"' in layout
+    rows = parse(client.get("/export.csv", headers=as_user("bob")))
+    assert len(rows) == rows_of(frame, salesman="bob")
+    assert client.get("/export.csv").status_code == 401
+    elsewhere = client.get(f"{PREFIX}export.csv", headers=as_user("bob"))
+    assert elsewhere.mimetype == "text/html" and b"east,bob" not in elsewhere.data  # the page
+    dash_ = Caller(app, "/").dashboard("bob", date_from="2023-01-01")
+    assert dash_.get_json()["response"]["export-link"]["href"].startswith("/export.csv?")
+
+
+def test_configuration_comes_from_the_environment(monkeypatch, tmp_path):
+    for name in ("SALES_ROWS", "SALES_BACKEND", "SALES_DATABASE_URL", "DASH_APP_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert SalesConfig.from_env() == SalesConfig(1_000_000, "memory", "", Path("data"))
+    monkeypatch.setenv("SALES_ROWS", "5000")
+    monkeypatch.setenv("SALES_BACKEND", " DuckDB ")
+    monkeypatch.setenv("SALES_DATABASE_URL", "postgresql://db/sales")
+    monkeypatch.setenv("DASH_APP_DATA_DIR", str(tmp_path))
+    assert SalesConfig.from_env() == SalesConfig(5000, "duckdb", "postgresql://db/sales", tmp_path)
+    with pytest.raises(ValueError, match="unknown sales backend 'oracle'"):
+        build(tmp_path, SALES_BACKEND="oracle")

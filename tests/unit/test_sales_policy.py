@@ -6,15 +6,17 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from flask import Flask, g
+from dash_appkit import platform
+from dash_appkit.identity import User
+from flask import Flask
 
-from app.sales import data as sales_data
-from app.sales.memory import MemoryEngine
-from app.sales.policy import POLICY_COLUMNS, SALES_POLICY, ViewAs
-from app.sales.queries import Filters
-from app.sales.sql import SqlEngine
-from portal.identity import User
+from app.sales.salesapp import data as sales_data
+from app.sales.salesapp.memory import MemoryEngine
+from app.sales.salesapp.policy import POLICY_COLUMNS, SALES_POLICY, ViewAs, may_view_as_others
+from app.sales.salesapp.queries import Filters
+from app.sales.salesapp.sql import SqlEngine
 from tests.unit.conftest_registry import CONTRACT_USERS, DEMO_USERS
+from tests.unit.identity_headers import identity_headers
 
 ROWS = 20_000
 
@@ -106,7 +108,7 @@ def test_union_of_all_salesmen_is_admins_rows_without_duplicates(data, frame, en
     seen = pd.Series(0, index=frame.index)
     picked = []
     for name, region in data.region_of().items():
-        salesman = User(sub=name, username=name, groups=frozenset({f"/sales/{region}"}))
+        salesman = User(username=name, groups=frozenset({f"/sales/{region}"}))
         allowed = SALES_POLICY.evaluate(salesman)
         seen += allowed.mask(frame)
         picked.append(engine.rows(allowed, full_range(engine)))
@@ -183,21 +185,20 @@ def test_dates_resolve_inside_the_data(engine):
 
 @pytest.fixture
 def audit_events(monkeypatch) -> list[tuple]:
-    """portal.audit.record, replaced: the events view-as records."""
-    from portal import audit
-
+    """dash_appkit.platform.record_event, replaced: the events view-as records."""
     events: list[tuple] = []
-    monkeypatch.setattr(
-        audit,
-        "record",
-        lambda actor, action, target, **kw: events.append((actor, action, target, kw)),
-    )
+
+    def record(action: str, target: str, *, actor: str, detail: dict) -> None:
+        events.append((actor, action, target, detail))
+
+    monkeypatch.setattr(platform, "record_event", record)
     return events
 
 
 def scope_as(view_as: ViewAs, who: str | None, value):
-    with Flask(__name__).test_request_context():
-        g.user = DEMO.get(who) if who else None
+    """The scope of a request that the front door says comes from ``who``."""
+    headers = identity_headers(DEMO.get(who) if who else None)
+    with Flask(__name__).test_request_context(headers=headers):
         return view_as.scope(value)
 
 
@@ -207,12 +208,12 @@ def test_admin_views_as_a_user_and_it_is_audited(data, audit_events):
     assert scope.viewing_as == "bob" and scope.banner == "Viewing as bob"
     assert scope.allowed == SALES_POLICY.evaluate(DEMO["bob"])
     detail = {"app": "sales", "via": "dashboard", "rows": "Your sales"}
-    assert audit_events == [("admin", "app.view_as", "user:bob", {"detail": detail})]
+    assert audit_events == [("admin", "app.view_as", "user:bob", detail)]
     scope_as(view_as, "admin", "user:BOB")  # the same view again: not flooded
     assert len(audit_events) == 1
     group = scope_as(view_as, "admin", "group:/sales/west/managers")
     assert group.allowed == SALES_POLICY.evaluate(
-        User(sub="x", username="x", groups=frozenset({"/sales/west/managers"}))
+        User(username="x", groups=frozenset({"/sales/west/managers"}))
     )
     assert group.banner == "Viewing as /sales/west/managers" and group.detail == "West region"
     assert audit_events[-1][2] == "group:/sales/west/managers"
@@ -238,15 +239,34 @@ def test_unknown_view_as_values_are_ignored(data, audit_events, value):
     assert audit_events == []
 
 
-def test_view_as_is_refused_when_it_cannot_be_audited(data, monkeypatch):
-    from portal import audit
-
+@pytest.mark.parametrize(
+    "failure", [platform.PlatformError("HTTP 503"), RuntimeError("anything else"), OSError()]
+)
+def test_view_as_is_refused_when_it_cannot_be_audited(data, monkeypatch, failure):
     def broken(*args, **kwargs):
-        raise RuntimeError("database down")
+        raise failure
 
-    monkeypatch.setattr(audit, "record", broken)
+    monkeypatch.setattr(platform, "record_event", broken)
     scope = scope_as(ViewAs(data.region_of()), "admin", "user:bob")
     assert scope.viewing_as is None and scope.allowed.is_all
+
+
+def test_view_as_is_refused_when_the_platform_is_not_configured(data, monkeypatch):
+    # The real client, with no platform to talk to (a local run): refused, not unaudited.
+    monkeypatch.delenv("DASH_PLATFORM_URL", raising=False)
+    monkeypatch.delenv("DASH_PLATFORM_APP_TOKEN", raising=False)
+    scope = scope_as(ViewAs(data.region_of()), "admin", "user:bob")
+    assert scope.viewing_as is None and scope.allowed.is_all
+
+
+def test_only_the_admin_role_may_view_as_others():
+    # Mirrors roles.PERMISSIONS[Action.VIEW_DATA_AS_OTHERS] (the app cannot import roles.py).
+    from roles import PERMISSIONS, Action, can
+
+    assert PERMISSIONS[Action.VIEW_DATA_AS_OTHERS] == {"admin"}
+    for name, user in DEMO_USERS.items():
+        assert may_view_as_others(user) == can(user, Action.VIEW_DATA_AS_OTHERS), name
+    assert may_view_as_others(None) is False
 
 
 def test_anonymous_has_no_scope(data):

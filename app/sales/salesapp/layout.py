@@ -11,12 +11,10 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from dash import dash_table, dcc, html
-
-from portal.identity import current_user
-from roles import Action, can
+from dash_appkit.identity import current_user
 
 from .data import COLUMNS
-from .policy import view_as_choices
+from .policy import may_view_as_others, view_as_choices
 
 if TYPE_CHECKING:
     from . import SalesContext
@@ -65,7 +63,7 @@ def build(ctx: SalesContext) -> html.Div:
     """The layout for whoever is asking (anonymous: the bare structure, no data)."""
     user = current_user()
     scope = ctx.view_as.scope() if user else None
-    is_admin = can(user, Action.VIEW_DATA_AS_OTHERS)
+    is_admin = may_view_as_others(user)
     salesmen = ctx.engine.salesmen(scope.allowed) if scope and not scope.allowed.is_none else []
     start = max(ctx.engine.start, ctx.engine.end - dt.timedelta(days=364))
     return html.Div(

@@ -16,8 +16,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, html
 from dash import ctx as callback_context
 from dash.exceptions import PreventUpdate
-
-from portal.rls import AllowedRows
+from dash_appkit.rls import AllowedRows
 
 from .layout import EMPTY_FIGURE
 from .policy import NO_ROWS_MESSAGE, Scope
@@ -202,7 +201,7 @@ def register(app: Dash, ctx: SalesContext) -> None:
     def dashboard(date_from, date_to, products, salesmen, view_as) -> tuple:
         scope = ctx.view_as.scope(view_as)
         if scope is None:
-            raise PreventUpdate  # the guard refuses anonymous callers; deny regardless
+            raise PreventUpdate  # the front door refuses anonymous callers; deny regardless
         if scope.allowed.is_none:
             empty = (EMPTY_FIGURE, EMPTY_FIGURE, EMPTY_FIGURE)
             message = [html.H2("No sales data for you"), html.P(NO_ROWS_MESSAGE)]

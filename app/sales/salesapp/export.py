@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
-def register(server: Flask, ctx: SalesContext) -> None:
+def register(server: Flask, ctx: SalesContext, *, route: str) -> None:
+    """Serve the export at ``route`` (the app's routes prefix + ``export.csv``)."""
+
     def export_csv() -> Response:
         scope = ctx.view_as.scope(request.args.get("view_as"), via="export")
         if scope is None:
@@ -43,6 +45,4 @@ def register(server: Flask, ctx: SalesContext) -> None:
             },
         )
 
-    server.add_url_rule(
-        ctx.prefix + "export.csv", endpoint=f"sales_export:{ctx.prefix}", view_func=export_csv
-    )
+    server.add_url_rule(route, endpoint="sales_export", view_func=export_csv)

@@ -13,8 +13,7 @@ import threading
 from collections.abc import Iterator
 
 import numpy as np
-
-from portal.rls import AllowedRows
+from dash_appkit.rls import AllowedRows
 
 from .data import COLUMNS, SalesData
 from .queries import Filters, Page, Summary, bucket_starts

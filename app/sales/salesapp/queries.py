@@ -1,9 +1,9 @@
 """What the sales app asks and what it gets back, whichever engine answers.
 
-Every query takes an :class:`~portal.rls.AllowedRows` (the policy's rows, already narrowed by
+Every query takes an :class:`~dash_appkit.rls.AllowedRows` (the policy's rows, already narrowed by
 the product and salesman filters) and :class:`Filters` (the date range). Two engines answer:
-:class:`app.sales.memory.MemoryEngine` (the loaded data's indexes; the default) and
-:class:`app.sales.sql.SqlEngine` (DuckDB or PostgreSQL). Both give :class:`Summary` and
+:class:`salesapp.memory.MemoryEngine` (the loaded data's indexes; the default) and
+:class:`salesapp.sql.SqlEngine` (DuckDB or PostgreSQL). Both give :class:`Summary` and
 :class:`Page` values, equal for equal questions.
 """
 
@@ -13,9 +13,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from portal.rls import AllowedRows
-from roles import normalize_username
+from dash_appkit.names import normalize_username
+from dash_appkit.rls import AllowedRows
 
 __all__ = ["Filters", "Page", "Summary", "bucket_kind", "bucket_starts"]
 

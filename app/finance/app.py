@@ -1,13 +1,14 @@
-"""Finance: a Restricted app for the /finance group (owned by erin)."""
+"""Finance: a Restricted app for the /finance group (owned by erin).
+
+A bundle: the platform runs it with gunicorn (``dash_appkit.serve:application``), and
+``python app.py`` runs it locally.
+"""
 
 from __future__ import annotations
 
 import dash
+import dash_appkit
 from dash import dash_table, html
-from flask import Flask
-
-from portal import appkit
-from portal.settings import Settings
 
 TITLE = "Finance"
 DESCRIPTION = "Quarterly budgets by department, for the finance team."
@@ -19,11 +20,12 @@ BUDGETS = [
 ]
 
 
-def _layout() -> html.Div:
+def layout() -> html.Div:
+    """The budgets table, with who is looking."""
     return html.Div(
         [
             html.H1("Finance"),
-            html.P(f"Signed in as {appkit.get_username()}."),
+            html.P(f"Signed in as {dash_appkit.get_username()}."),
             dash_table.DataTable(
                 data=BUDGETS,
                 columns=[{"name": c.title(), "id": c} for c in ("department", "quarter", "budget")],
@@ -34,7 +36,9 @@ def _layout() -> html.Div:
     )
 
 
-def create_app(*, server: Flask, url_base_pathname: str, settings: Settings) -> dash.Dash:
-    app = dash.Dash(__name__, server=server, url_base_pathname=url_base_pathname, title=TITLE)
-    app.layout = _layout
-    return app
+app = dash.Dash(__name__, title=TITLE)
+app.layout = layout
+
+
+if __name__ == "__main__":
+    app.run(debug=True)

@@ -12,8 +12,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-from portal.identity import User, current_user
-from portal.rls import (
+from dash_appkit import platform
+from dash_appkit.identity import User, current_user
+from dash_appkit.names import normalize_group, normalize_username
+from dash_appkit.rls import (
     ALL_ROWS,
     AllowedRows,
     RowPolicy,
@@ -22,13 +24,13 @@ from portal.rls import (
     has_role,
     in_group_pattern,
 )
-from roles import Action, can, normalize_group, normalize_username
 
 __all__ = [
     "NO_ROWS_MESSAGE",
     "SALES_POLICY",
     "Scope",
     "ViewAs",
+    "may_view_as_others",
     "view_as_choices",
 ]
 
@@ -95,6 +97,16 @@ class Scope:
         return f"Signed in as {self.user.username}"
 
 
+def may_view_as_others(user: User | None) -> bool:
+    """Whether ``user`` may pick "view as" (see another person's or group's rows).
+
+    Mirrors the platform's ``roles.PERMISSIONS[Action.VIEW_DATA_AS_OTHERS]``, which grants it
+    to the ``admin`` role only; an app cannot import ``roles.py`` (it runs in its own
+    environment), so the rule is repeated here until the two are unified.
+    """
+    return user is not None and user.has_role("admin")
+
+
 def view_as_choices(region_of: dict[str, str]) -> list[dict[str, str]]:
     """Dropdown options: every salesman with rows, then every regional managers group."""
     demo_first = sorted(region_of, key=lambda name: (name.startswith("s-"), name))
@@ -117,12 +129,12 @@ def _target(value: str, region_of: dict[str, str]) -> tuple[str, str, User] | No
         name = normalize_username(name)
         if name in region_of:
             group = f"/sales/{region_of[name]}"
-            user = User(sub=f"view-as:{name}", username=name, groups=frozenset({group}))
+            user = User(username=name, groups=frozenset({group}))
             return f"user:{name}", name, user
     elif kind == "group" and name:
         group = normalize_group(name)
         if group in {f"/sales/{r}/managers" for r in region_of.values()}:
-            user = User(sub=f"view-as:{group}", username="", groups=frozenset({group}))
+            user = User(username="", groups=frozenset({group}))
             return f"group:{group}", group, user
     return None
 
@@ -130,9 +142,10 @@ def _target(value: str, region_of: dict[str, str]) -> tuple[str, str, User] | No
 class ViewAs:
     """Resolves the scope of each request and records admins' "view as" in the audit log.
 
-    An event is recorded the first time an admin views as a target and again after
-    ``window`` seconds of the same view, so changing a filter does not flood the log.
-    If the audit log cannot record the event, the view-as is refused.
+    Events go to the platform's audit log (:func:`dash_appkit.platform.record_event`). An
+    event is recorded the first time an admin views as a target and again after ``window``
+    seconds of the same view, so changing a filter does not flood the log. If the audit log
+    cannot record the event, the view-as is refused.
     """
 
     def __init__(self, region_of: dict[str, str], *, app: str = "sales", window: float = 600):
@@ -153,7 +166,7 @@ class ViewAs:
         own = Scope(user, SALES_POLICY.evaluate(user))
         if not view_as:
             return own
-        if not isinstance(view_as, str) or not can(user, Action.VIEW_DATA_AS_OTHERS):
+        if not isinstance(view_as, str) or not may_view_as_others(user):
             logger.warning("sales: ignored view-as %.80r from %s", view_as, user.username)
             return own
         found = _target(view_as, self.region_of)
@@ -173,12 +186,10 @@ class ViewAs:
             if last is not None and time.monotonic() - last < self.window:
                 return True
             try:
-                from portal import audit  # lazily: tests monkeypatch it
-
-                audit.record(
-                    actor,
+                platform.record_event(  # looked up on each call: tests monkeypatch it
                     "app.view_as",
                     target,
+                    actor=actor,
                     detail={"app": self.app, "via": via, "rows": allowed.label},
                 )
             except Exception:

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from portal.rls import AllowedRows, quote_identifier
+from dash_appkit.rls import AllowedRows, quote_identifier
 
 from .data import COLUMNS
 from .policy import POLICY_COLUMNS
@@ -29,7 +28,7 @@ _COLS = ", ".join(quote_identifier(c) for c in COLUMNS)
 
 
 class SqlEngine:
-    """Answers :class:`~app.sales.memory.MemoryEngine`'s questions with SQL."""
+    """Answers :class:`~salesapp.memory.MemoryEngine`'s questions with SQL."""
 
     def __init__(self, connect: Callable[[], Any], *, table: str, paramstyle: str):
         self._connect = connect
@@ -49,7 +48,7 @@ class SqlEngine:
         import duckdb
 
         database = duckdb.connect()
-        # The path is the platform's own setting, not a value from a request.
+        # The path is the app's own configuration, not a value from a request.
         literal = "'" + str(Path(path).resolve()).replace("'", "''") + "'"
         database.execute(f"CREATE VIEW sales AS SELECT * FROM read_parquet({literal})")  # noqa: S608
         return cls(database.cursor, table="sales", paramstyle="qmark")
