@@ -197,6 +197,14 @@ def test_a_dead_worker_is_replaced(runner: LocalRunner, demo: ProcessSpec) -> No
     assert "exited with code 1" in demo.log_path.read_text()
 
 
+def test_restart_brings_up_a_new_master(runner: LocalRunner, demo: ProcessSpec) -> None:
+    before = runner.state(demo.name).pid
+    runner.supervisor.restart(demo.name)
+    runner.wait_ready(demo, timeout=30)
+    assert runner.state(demo.name).pid not in (0, before)
+    assert get(demo) == (200, "hello")
+
+
 def test_environment_is_only_what_the_spec_gives(demo: ProcessSpec) -> None:
     _, env = get(demo, "env")
     assert isinstance(env, dict)
