@@ -23,6 +23,8 @@ from typing import Any
 
 from flask import Flask
 
+from dash_appkit import callback_check
+
 __all__ = ["DEFAULT_ENTRYPOINT", "EntrypointError", "PrefixMiddleware", "load"]
 
 logger = logging.getLogger(__name__)
@@ -107,6 +109,7 @@ def load(entrypoint: str | None = None, prefix: str | None = None) -> WSGIApp:
                 routes,
                 prefix,
             )
+        callback_check.install(obj)
         return server
     if callable(obj):
         return PrefixMiddleware(obj, prefix) if prefix.strip("/") else obj

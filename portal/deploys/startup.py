@@ -39,7 +39,8 @@ cli = AppGroup("platform", help="Run the hosted apps.")
 def _source_hash(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and ".egg-info" not in str(path):
+        skipped = {"__pycache__", "build"} & set(path.relative_to(folder).parts)
+        if path.is_file() and not skipped and ".egg-info" not in str(path):
             digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
