@@ -20,6 +20,7 @@ from flask import Blueprint, flash, render_template, request, url_for
 from portal import audit, registry
 from portal.auth.decorators import requires
 from portal.auth.sessions import end_sessions
+from portal.deploys import current_hosting
 from portal.errors import ApiError
 from portal.identity import current_user
 from portal.keycloak_admin import DirectoryError
@@ -95,6 +96,7 @@ def overview() -> str:
         ownerless=ownerless,
         console=console,
         settings=_shown_settings(settings.public()),
+        isolation=current_hosting().isolation,
     )
 
 

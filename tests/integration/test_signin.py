@@ -207,9 +207,12 @@ def test_logout_requires_csrf_token(portal_url: str) -> None:
     assert session.get(f"{portal_url}/api/me").status_code == 200
 
 
-def test_logout_get_is_not_allowed(portal_url: str) -> None:
+def test_logout_get_only_asks_to_confirm(portal_url: str) -> None:
+    """An app's "Sign out" link opens GET /logout: a form, never a sign-out by itself."""
     session = login(portal_url, "bob")
-    assert session.get(f"{portal_url}/logout", allow_redirects=False).status_code == 405
+    page = session.get(f"{portal_url}/logout", allow_redirects=False)
+    assert page.status_code == 200
+    assert 'method="post" action="/logout"' in page.text and 'name="csrf_token"' in page.text
     assert session.get(f"{portal_url}/api/me").status_code == 200
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -357,3 +358,14 @@ def test_admin_pages_survive_keycloak_being_down(app: Flask, directory: FakeDire
     client = app.test_client()
     answer = client.get("/manager/suggest?kind=user&q=a", headers={TEST_USER_HEADER: "alice"})
     assert answer.status_code == 503 and answer.json["suggestions"] == []
+
+
+def test_admin_overview_says_which_app_isolation_is_in_force(app: Flask) -> None:
+    from portal.deploys import current_hosting
+
+    with app.app_context():
+        isolation = current_hosting().isolation
+    _, html = get(app, "/admin/", "admin")
+    assert 'id="isolation"' in html
+    # Whatever this machine offers, the page says it in the words the platform uses.
+    assert html_escape(isolation.describe()) in html
