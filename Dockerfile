@@ -1,29 +1,49 @@
-# The portal (Flask + the Dash apps) for docker-compose.yml.
-FROM python:3.11-slim
+# The portal container of docker-compose.yml: what the local mode runs except nginx
+# (docker/container.py start): supervisord with the apps, `flask platform start` (deploys
+# the built-in apps of app/<slug>/ on first start), then the portal under gunicorn on a
+# unix socket that the frontdoor service (nginx, docker/frontdoor/) reaches.
+FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PORTAL_DATA_DIR=/data
+    PORTAL_DATA_DIR=/data \
+    PORTAL_APPS_DIR=/data/apps \
+    PORTAL_FRONTDOOR_GROUP=frontdoor \
+    UV_CACHE_DIR=/data/cache/uv
+
+# nginx's workers in the frontdoor service run as group nginx, gid 101 in the official
+# images: this group has that gid, so socket folders of group frontdoor let them in.
+# (Before any package can take that gid for a system group.)
+ARG FRONTDOOR_GID=101
+RUN groupadd --gid "${FRONTDOOR_GID}" frontdoor
+
+# bubblewrap: the app sandbox, used when the container allows it (the portal probes it);
+# setpriv (util-linux): each app runs as its own uid.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap util-linux \
+    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /srv/portal
 
 # Dependencies first, so editing the code does not reinstall them.
 COPY requirements.txt ./
-RUN pip install -r requirements.txt
+COPY docker/requirements.txt docker/requirements.txt
+RUN pip install -r requirements.txt -r docker/requirements.txt
 
 COPY . .
 RUN pip install --no-deps -e . \
-    && useradd --system --uid 10001 --home-dir /srv/portal --shell /usr/sbin/nologin portal \
-    && mkdir -p /data \
-    && chown portal:portal /data
+    && python docker/container.py nginx-conf --check \
+    && mkdir -p /data
 
-USER portal
+# Root, as `make up` run by root: supervisord starts each app as its own unprivileged uid
+# and the portal hands each app's folders to that uid; the portal's socket folder is
+# root's with group frontdoor (docker/container.py).
+USER root
 VOLUME ["/data"]
-EXPOSE 8050
 
-HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=30 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8050/healthz', timeout=4)"]
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15m --retries=30 \
+    CMD ["python", "docker/container.py", "healthcheck"]
 
-CMD ["gunicorn", "--bind", "0.0.0.0:8050", "--workers", "2", "portal.wsgi:app"]
+CMD ["python", "docker/container.py", "start"]

@@ -1,16 +1,26 @@
-"""Structure of docker-compose.yml and the portal's Dockerfile, and the version pin.
+"""Structure of docker-compose.yml, its Dockerfiles and docker/, and the version pin.
 
 No Docker engine runs on the development machines, so these tests read the files: the
 services, ports, health checks and start order, the realm mount and the issuer settings
-(one Keycloak URL for the browser and the portal). They also make sure .env is the only
-file that spells out the Keycloak version.
+(one Keycloak URL for the browser and the portal), the front door (nginx with the config
+portal/hosting/frontdoor.py renders) and the socket volumes it shares with the portal, and
+the portal container's entrypoint (docker/container.py, run here with stand-ins). They
+also make sure .env is the only file that spells out the Keycloak version.
 """
 
 from __future__ import annotations
 
+import grp
+import http.server
+import importlib.util
+import os
 import re
+import socketserver
 import subprocess
+import sys
+import threading
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,6 +30,23 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 SERVICES: dict[str, Any] = COMPOSE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+FRONTDOOR_DIR = ROOT / "docker" / "frontdoor"
+FRONTDOOR_DOCKERFILE = (FRONTDOOR_DIR / "Dockerfile").read_text(encoding="utf-8")
+NGINX_CONF = (FRONTDOOR_DIR / "nginx.conf").read_text(encoding="utf-8")
+
+
+def _load_container() -> ModuleType:
+    """docker/container.py (the portal container's entrypoint) as a module."""
+    spec = importlib.util.spec_from_file_location("docker_container", ROOT / "docker/container.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+container = _load_container()
+LAYOUT = container.Layout()
 
 
 def env_of(service: str) -> dict[str, str]:
@@ -40,6 +67,15 @@ def published(service: str) -> dict[int, tuple[str, int]]:
     return mapping
 
 
+def mounts(service: str) -> dict[str, tuple[str, bool]]:
+    """Container path -> (volume or host path, read-only) for a service's short-syntax mounts."""
+    result = {}
+    for spec in SERVICES[service].get("volumes", []):
+        source, target, *options = str(spec).split(":")
+        result[target] = (source, "ro" in options)
+    return result
+
+
 def healthcheck_text(service: str) -> str:
     test = SERVICES[service]["healthcheck"]["test"]
     return " ".join(test) if isinstance(test, list) else str(test)
@@ -55,7 +91,7 @@ def read_version() -> str:
 
 
 def test_services() -> None:
-    assert {"keycloak", "postgres", "portal"} <= set(SERVICES)
+    assert {"keycloak", "postgres", "portal", "frontdoor"} <= set(SERVICES)
 
 
 def test_keycloak_image_follows_env_version() -> None:
@@ -88,7 +124,10 @@ def test_one_issuer_for_browser_and_portal() -> None:
     assert keycloak["KC_HOSTNAME_BACKCHANNEL_DYNAMIC"] == "true"
     assert portal["KEYCLOAK_URL"] == keycloak["KC_HOSTNAME"]
     assert portal["KEYCLOAK_INTERNAL_URL"] == "http://keycloak:8080"
-    assert keycloak["DASH_BACKCHANNEL_LOGOUT_URL"] == "http://portal:8050/auth/backchannel-logout"
+    # The portal has no TCP listener: Keycloak reaches it through the front door.
+    assert (
+        keycloak["DASH_BACKCHANNEL_LOGOUT_URL"] == "http://frontdoor:8050/auth/backchannel-logout"
+    )
 
 
 def test_portal_and_keycloak_share_the_client_secrets() -> None:
@@ -99,11 +138,18 @@ def test_portal_and_keycloak_share_the_client_secrets() -> None:
 
 def test_ports_match_local_mode() -> None:
     assert published("keycloak") == {8080: ("127.0.0.1", 8080), 9000: ("127.0.0.1", 9000)}
-    assert published("portal") == {8050: ("127.0.0.1", 8050)}
+    assert published("frontdoor") == {8050: ("127.0.0.1", 8050)}
+    assert published("portal") == {}
     assert published("postgres") == {}
 
 
-@pytest.mark.parametrize("service", ["keycloak", "postgres", "portal"])
+def test_portal_listens_only_on_its_socket() -> None:
+    assert "ports" not in SERVICES["portal"] and "expose" not in SERVICES["portal"]
+    assert not re.search(r"^EXPOSE\b", DOCKERFILE, re.MULTILINE)
+    assert f"--bind=unix:{LAYOUT.portal_socket}" in container.gunicorn_command(LAYOUT)
+
+
+@pytest.mark.parametrize("service", ["keycloak", "postgres", "portal", "frontdoor"])
 def test_every_service_has_a_healthcheck(service: str) -> None:
     assert healthcheck_text(service).split()[0] in ("CMD", "CMD-SHELL")
 
@@ -120,19 +166,200 @@ def test_keycloak_healthcheck_needs_no_curl() -> None:
 def test_start_order_waits_for_health() -> None:
     assert SERVICES["keycloak"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert SERVICES["portal"]["depends_on"] == {"keycloak": {"condition": "service_healthy"}}
+    assert SERVICES["frontdoor"]["depends_on"] == {"portal": {"condition": "service_healthy"}}
 
 
 def test_portal_service() -> None:
     portal = SERVICES["portal"]
     assert portal["build"] in (".", {"context": "."})
-    command = portal["command"]
-    command = " ".join(command) if isinstance(command, list) else command
-    assert command.startswith("gunicorn")
-    assert "0.0.0.0:8050" in command and "portal.wsgi:app" in command
-    assert re.search(r"--workers[ =]2\b", command)
-    assert env_of("portal")["PORTAL_DATA_DIR"] == "/data"
-    assert any(str(v).endswith(":/data") for v in portal["volumes"])
-    assert "/healthz" in healthcheck_text("portal")
+    # The image's command (docker/container.py start) runs; compose does not replace it.
+    assert "command" not in portal and "entrypoint" not in portal
+    assert portal["init"] is True  # tini reaps what the daemonised supervisord leaves
+    env = env_of("portal")
+    assert env["PORTAL_DATA_DIR"] == str(LAYOUT.data_dir)
+    assert env["PORTAL_APPS_DIR"] == str(LAYOUT.apps_dir)
+    assert mounts("portal")[str(LAYOUT.data_dir)] == ("portal-data", False)
+    assert "docker/container.py healthcheck" in healthcheck_text("portal")
+    assert SERVICES["portal"]["healthcheck"]["start_period"]  # the first start builds apps
+
+
+def test_apps_reach_the_front_door() -> None:
+    # DASH_PLATFORM_URL of the apps, which run in the portal container: not 127.0.0.1.
+    assert env_of("portal")["PORTAL_PUBLIC_URL"] == "http://frontdoor:8050"
+
+
+# --------------------------------------------------------------------------- front door
+
+
+def test_frontdoor_service() -> None:
+    frontdoor = SERVICES["frontdoor"]
+    assert frontdoor["build"] in ("./docker/frontdoor", {"context": "./docker/frontdoor"})
+    assert "command" not in frontdoor and "entrypoint" not in frontdoor
+    text = healthcheck_text("frontdoor")
+    assert "http://127.0.0.1:8050/healthz" in text
+
+
+def test_frontdoor_image_is_pinned_official_nginx() -> None:
+    images = re.findall(r"^FROM\s+(\S+)", FRONTDOOR_DOCKERFILE, re.MULTILINE)
+    assert len(images) == 1
+    assert re.fullmatch(r"nginx:\d+\.\d+(\.\d+)?-alpine", images[0]), images[0]
+    assert re.search(r"^COPY nginx\.conf /etc/nginx/nginx\.conf$", FRONTDOOR_DOCKERFILE, re.M)
+    assert "nginx -t" in FRONTDOOR_DOCKERFILE
+    # The folders nginx.conf names exist in the image; its error log is the container's.
+    root = container.FRONTDOOR_ROOT
+    assert f"{root}/tmp" in FRONTDOOR_DOCKERFILE and f"{root}/auth-cache" in FRONTDOOR_DOCKERFILE
+    assert f"ln -sf /dev/stderr {root}/error.log" in FRONTDOOR_DOCKERFILE
+
+
+def test_frontdoor_config_is_what_frontdoor_py_renders() -> None:
+    assert container.nginx_conf_text() == NGINX_CONF, (
+        "docker/frontdoor/nginx.conf is stale: run `python docker/container.py nginx-conf`"
+    )
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "docker/container.py"), "nginx-conf", "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_frontdoor_config_for_the_containers() -> None:
+    assert re.search(r"^user nginx nginx;$", NGINX_CONF, re.MULTILINE)
+    assert re.search(r"^\s*listen 8050;$", NGINX_CONF, re.MULTILINE)
+    assert f"server unix:{LAYOUT.portal_socket};" in NGINX_CONF
+    assert f"proxy_pass http://unix:{LAYOUT.apps_run_dir}/$app_slug/app.sock:;" in NGINX_CONF
+    assert "include /etc/nginx/mime.types;" in NGINX_CONF
+    assert "auth_request /_frontdoor/auth;" in NGINX_CONF
+
+
+# --------------------------------------------------------------------------- sockets
+
+
+def test_socket_volumes_are_shared_at_the_same_paths() -> None:
+    portal, frontdoor = mounts("portal"), mounts("frontdoor")
+    shared = {str(LAYOUT.run_dir): "portal-run", str(LAYOUT.apps_run_dir): "apps-run"}
+    for path, volume in shared.items():
+        assert portal[path] == (volume, False)
+        assert frontdoor[path] == (volume, True)  # nginx only connects
+        assert volume in COMPOSE["volumes"]
+    # The front door sees the sockets, not the portal's data (database, bundles, secrets).
+    assert set(frontdoor) == set(shared)
+
+
+def test_frontdoor_group_matches_nginx_workers() -> None:
+    # nginx's workers run as group nginx, gid 101 in the official images; the portal image
+    # has a group of that gid, named in PORTAL_FRONTDOOR_GROUP, for the socket folders.
+    assert env_of("portal")["PORTAL_FRONTDOOR_GROUP"] == "frontdoor"
+    assert re.search(r"^ARG FRONTDOOR_GID=101$", DOCKERFILE, re.MULTILINE)
+    assert 'groupadd --gid "${FRONTDOOR_GID}" frontdoor' in DOCKERFILE
+    assert container.FRONTDOOR_USER == "nginx nginx"
+
+
+def test_image_env_matches_compose() -> None:
+    env = env_of("portal")
+    for name in ("PORTAL_DATA_DIR", "PORTAL_APPS_DIR", "PORTAL_FRONTDOOR_GROUP"):
+        assert re.search(rf"\b{name}={re.escape(env[name])}\b", DOCKERFILE), name
+
+
+# --------------------------------------------------------------------------- entrypoint
+
+
+def test_entrypoint_runs_what_local_mode_runs_in_order(tmp_path: Path, monkeypatch) -> None:
+    calls: list[str] = []
+
+    class FakeSupervisor:
+        def __init__(self, root: Path) -> None:
+            calls.append(f"supervisor {root}")
+
+        def start(self) -> None:
+            calls.append("supervisord start")
+
+        def stop(self) -> None:
+            calls.append("supervisord stop")
+
+    def fake_run(self, command: list[str]) -> int:
+        calls.append(" ".join(command[1:]))
+        return 0
+
+    group = grp.getgrgid(os.getgid()).gr_name
+    monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PORTAL_APPS_DIR", raising=False)
+    monkeypatch.setenv("PORTAL_FRONTDOOR_GROUP", group)
+    monkeypatch.setattr(container, "Supervisor", FakeSupervisor)
+    monkeypatch.setattr(container.Children, "run", fake_run)
+    monkeypatch.setattr(container.signal, "signal", lambda *args: None)
+    assert container.main(["start"]) == 0
+    layout = container.Layout.from_env()
+    assert layout.apps_dir == tmp_path / "data" / "apps"
+    assert calls == [
+        f"supervisor {layout.supervisor_dir}",
+        "supervisord start",
+        "-m flask --app portal.wsgi platform start",
+        " ".join(container.gunicorn_command(layout)[1:]),
+        "supervisord stop",
+    ]
+    gunicorn = container.gunicorn_command(layout)
+    assert gunicorn[1:3] == ["-m", "gunicorn"] and gunicorn[-1] == "portal.wsgi:app"
+    assert "--workers=2" in gunicorn and "--daemon" not in " ".join(gunicorn)
+    # The portal's socket folder: nginx's group enters it, nobody else.
+    run_dir = layout.run_dir.stat()
+    assert oct(run_dir.st_mode & 0o777) == oct(0o750) and run_dir.st_gid == os.getgid()
+    assert oct(layout.data_dir.stat().st_mode & 0o777) == oct(0o711)
+
+
+def test_entrypoint_stops_when_the_apps_do_not_start(tmp_path: Path, monkeypatch) -> None:
+    calls: list[str] = []
+
+    class FakeSupervisor:
+        def __init__(self, root: Path) -> None:
+            pass
+
+        def start(self) -> None:
+            calls.append("start")
+
+        def stop(self) -> None:
+            calls.append("stop")
+
+    monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PORTAL_FRONTDOOR_GROUP", grp.getgrgid(os.getgid()).gr_name)
+    monkeypatch.setattr(container, "Supervisor", FakeSupervisor)
+    monkeypatch.setattr(container.Children, "run", lambda self, command: 1)
+    monkeypatch.setattr(container.signal, "signal", lambda *args: None)
+    assert container.main(["start"]) == 1
+    assert calls == ["start", "stop"]
+
+
+class _Healthz(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/healthz" else 404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_healthcheck_asks_the_portal_socket(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path))
+    layout = container.Layout.from_env()
+    layout.run_dir.mkdir()
+    assert container.main(["healthcheck"]) == 1  # nothing listens yet
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+    class Handler(_Healthz):
+        def address_string(self) -> str:
+            return "unix"
+
+    with Server(str(layout.portal_socket), Handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            assert container.main(["healthcheck"]) == 0
+            assert container.status_line(layout.portal_socket, "/nope").split()[1] == "404"
+        finally:
+            server.shutdown()
 
 
 # --------------------------------------------------------------------------- Dockerfile
@@ -140,12 +367,51 @@ def test_portal_service() -> None:
 
 def test_dockerfile() -> None:
     assert re.search(r"^FROM python:3\.11-slim\b", DOCKERFILE, re.MULTILINE)
-    install = DOCKERFILE.index("pip install -r requirements.txt")
+    install = DOCKERFILE.index("pip install -r requirements.txt -r docker/requirements.txt")
     assert install < DOCKERFILE.index("pip install --no-deps -e .")
+    assert re.search(r"apt-get install .*\bbubblewrap\b", DOCKERFILE)
+    assert re.search(r"^COPY \. \.$", DOCKERFILE, re.MULTILINE)  # portal/, app/, appkit/, docker/
+    # Root, so each app gets its own uid (setpriv) and its folders (docs/hosting.md).
     users = re.findall(r"^USER\s+(\S+)", DOCKERFILE, re.MULTILINE)
-    assert users and users[-1] not in ("root", "0")
-    assert re.search(r"^EXPOSE 8050\b", DOCKERFILE, re.MULTILINE)
-    assert re.search(r"^HEALTHCHECK .*\n?.*/healthz", DOCKERFILE, re.MULTILINE)
+    assert users in ([], ["root"]) and "user" not in SERVICES["portal"]
+    assert re.search(r"^CMD \[\"python\", \"docker/container.py\", \"start\"\]$", DOCKERFILE, re.M)
+    assert re.search(r"^HEALTHCHECK .*\n.*docker/container.py\", \"healthcheck", DOCKERFILE, re.M)
+    assert "docker/container.py nginx-conf --check" in DOCKERFILE
+
+
+def test_dockerignore_keeps_what_the_image_needs() -> None:
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for needed in ("portal", "app", "appkit", "docker", "requirements.txt", "pyproject.toml"):
+        assert needed not in ignored and f"{needed}/" not in ignored
+    assert ".git" in ignored and ".venv" in ignored and "var" in ignored
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line)
+        if match:
+            pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return pins
+
+
+def test_image_has_the_hosting_tools() -> None:
+    runtime, hosting = _pins(ROOT / "requirements.txt"), _pins(ROOT / "docker/requirements.txt")
+    for tool in ("supervisor", "uv", "gunicorn", "flask"):
+        assert tool in runtime or tool in hosting, tool
+    both = set(runtime) & set(hosting)
+    assert {name: hosting[name] for name in both} == {name: runtime[name] for name in both}
+
+
+def test_no_downloads_in_dockerfiles() -> None:
+    for text in (DOCKERFILE, FRONTDOOR_DOCKERFILE):
+        assert not re.search(r"https?://", text)
+        assert not re.search(r"^\s*(RUN|ADD).*\b(curl|wget)\b", text, re.MULTILINE)
+        assert not re.search(r"^ADD\s", text, re.MULTILINE)
 
 
 # --------------------------------------------------------------------------- version pin

@@ -162,6 +162,11 @@ class FrontDoor:
     #: The user:group nginx's workers run as when started by root (they enter app sockets).
     worker_user: str = "nobody nogroup"
     workers: int = 2
+    #: Whether nginx's master starts as root, so the config names `worker_user`.
+    #: None: when this process is root (it starts nginx). docker/ sets it for another host.
+    master_as_root: bool | None = None
+    #: nginx's mime.types; None: the one of the nginx found here.
+    mime_types: Path | None = None
 
     @property
     def config_path(self) -> Path:
@@ -177,10 +182,10 @@ class FrontDoor:
 
     def render(self) -> str:
         """The nginx configuration, as text."""
-        nginx = find_nginx() or "/usr/sbin/nginx"
-        mime_types = _mime_types(Path(nginx))
+        mime_types = self.mime_types or _mime_types(Path(find_nginx() or "/usr/sbin/nginx"))
+        as_root = os.geteuid() == 0 if self.master_as_root is None else self.master_as_root
         return _TEMPLATE.format(
-            user_line=f"user {self.worker_user};" if os.geteuid() == 0 else "",
+            user_line=f"user {self.worker_user};" if as_root else "",
             workers=self.workers,
             root=self.root,
             mime_types=mime_types,

@@ -1,0 +1,254 @@
+"""The platform under docker compose: the portal container and the front door's config.
+
+The ``portal`` container runs what the local mode (portal/hosting/local.py) runs, except
+nginx, in the same order:
+
+1. supervisord, which runs every app's processes;
+2. ``flask --app portal.wsgi platform start``: publishes the app library, restarts the
+   active apps, deploys the built-in apps of app/<slug>/ that were never deployed;
+3. the portal under gunicorn, in the foreground, on a unix socket.
+
+The ``frontdoor`` service is the official nginx image with docker/frontdoor/nginx.conf:
+what portal/hosting/frontdoor.py renders for the container paths below. Commands:
+
+    python docker/container.py start                # the portal container's command
+    python docker/container.py healthcheck          # exit 0 when the portal answers /healthz
+    python docker/container.py nginx-conf           # rewrite docker/frontdoor/nginx.conf
+    python docker/container.py nginx-conf --check   # fail when it differs from the render
+
+Sockets and permissions. Both containers mount two named volumes at the same paths:
+``apps-run`` at <apps_dir>/run (the apps' sockets) and ``portal-run`` at <data_dir>/run
+(the portal's socket). nginx's workers run as user and group ``nginx`` (101:101 in the
+official images); the portal image has a group ``frontdoor`` with that gid and sets
+PORTAL_FRONTDOOR_GROUP=frontdoor, so each app's socket folder (0750, the app's uid,
+group frontdoor) and the portal's socket folder (0750, root, group frontdoor) let nginx
+in and keep the apps (their own uids, no groups) out, as in the local mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from portal.hosting.frontdoor import FrontDoor
+from portal.hosting.supervisor import Supervisor
+
+ROOT = Path(__file__).resolve().parent.parent
+NGINX_CONF = Path(__file__).resolve().parent / "frontdoor" / "nginx.conf"
+
+#: The folder nginx keeps its pid, temp files and auth cache in, in the frontdoor image.
+FRONTDOOR_ROOT = Path("/var/cache/nginx/frontdoor")
+#: The official nginx images' worker user and group (uid and gid 101).
+FRONTDOOR_USER = "nginx nginx"
+FRONTDOOR_LISTEN = "8050"
+MIME_TYPES = Path("/etc/nginx/mime.types")
+
+PORTAL_WORKERS = 2
+
+NGINX_CONF_HEADER = """\
+# docker/frontdoor/nginx.conf: the front door of docker-compose.yml. Do not edit: it is
+# what portal/hosting/frontdoor.py renders for the container paths, written by
+# `python docker/container.py nginx-conf`; tests/test_compose.py fails when they differ.
+"""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The folders of the platform in the containers (PORTAL_DATA_DIR, PORTAL_APPS_DIR)."""
+
+    data_dir: Path = Path("/data")
+    apps_dir: Path = Path("/data/apps")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Layout:
+        data_dir = Path(env.get("PORTAL_DATA_DIR") or cls.data_dir)
+        return cls(
+            data_dir=data_dir, apps_dir=Path(env.get("PORTAL_APPS_DIR") or data_dir / "apps")
+        )
+
+    @property
+    def run_dir(self) -> Path:
+        """The portal's socket folder (a volume shared with the front door)."""
+        return self.data_dir / "run"
+
+    @property
+    def portal_socket(self) -> Path:
+        return self.run_dir / "portal.sock"
+
+    @property
+    def apps_run_dir(self) -> Path:
+        """The apps' socket folders (a volume shared with the front door)."""
+        return self.apps_dir / "run"
+
+    @property
+    def supervisor_dir(self) -> Path:
+        return self.apps_dir / "supervisor"
+
+
+def frontdoor(layout: Layout | None = None) -> FrontDoor:
+    """The front door as the frontdoor service runs it (nginx's master is root there)."""
+    layout = layout or Layout()
+    return FrontDoor(
+        root=FRONTDOOR_ROOT,
+        listen=FRONTDOOR_LISTEN,
+        portal_socket=layout.portal_socket,
+        apps_run_dir=layout.apps_run_dir,
+        worker_user=FRONTDOOR_USER,
+        master_as_root=True,
+        mime_types=MIME_TYPES,
+    )
+
+
+def gunicorn_command(layout: Layout) -> list[str]:
+    """The portal's gunicorn, as the local mode starts it, but in the foreground."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        f"--bind=unix:{layout.portal_socket}",
+        f"--workers={PORTAL_WORKERS}",
+        "--threads=4",
+        "--timeout=120",
+        f"--chdir={ROOT}",
+        # Its default control socket lives in $HOME, which nothing here needs.
+        "--no-control-socket",
+        "portal.wsgi:app",
+    ]
+
+
+def platform_start_command() -> list[str]:
+    return [sys.executable, "-m", "flask", "--app", "portal.wsgi", "platform", "start"]
+
+
+def say(message: str) -> None:
+    print(f"container: {message}", flush=True)
+
+
+def prepare(layout: Layout, frontdoor_group: str) -> None:
+    """The data folder enterable but not listable; the portal's socket folder for nginx."""
+    layout.data_dir.mkdir(parents=True, exist_ok=True)
+    layout.data_dir.chmod(0o711)
+    layout.run_dir.mkdir(exist_ok=True)
+    os.chown(layout.run_dir, -1, grp.getgrnam(frontdoor_group).gr_gid)
+    layout.run_dir.chmod(0o750)
+    layout.portal_socket.unlink(missing_ok=True)
+
+
+class Children:
+    """The one child running at a time; TERM, INT and HUP are passed on to it."""
+
+    def __init__(self) -> None:
+        self.current: subprocess.Popen[bytes] | None = None
+        self.stopping = False
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._forward)
+
+    def _forward(self, signum: int, _frame: FrameType | None) -> None:
+        if signum != signal.SIGHUP:
+            self.stopping = True
+        if self.current is not None and self.current.poll() is None:
+            self.current.send_signal(signum)
+
+    def run(self, command: list[str]) -> int:
+        """Run `command` to its end (not at all once asked to stop); its exit status."""
+        if self.stopping:
+            return 0
+        self.current = subprocess.Popen(command, cwd=ROOT)
+        try:
+            return self.current.wait()
+        finally:
+            self.current = None
+
+
+def start() -> int:
+    """Start supervisord, the apps and the portal; return once the portal stopped."""
+    layout = Layout.from_env()
+    prepare(layout, os.environ.get("PORTAL_FRONTDOOR_GROUP", "nogroup"))
+    children = Children()
+    supervisor = Supervisor(layout.supervisor_dir)
+    supervisor.start()
+    say("apps: supervisord is running")
+    try:
+        code = children.run(platform_start_command())
+        if code != 0:
+            say("stopped" if children.stopping else "the apps did not start: see above")
+            return 0 if children.stopping else code
+        if not children.stopping:
+            say(f"portal: gunicorn on unix:{layout.portal_socket}")
+        code = children.run(gunicorn_command(layout))
+        return 0 if children.stopping else code
+    finally:
+        say("apps: stopping supervisord and the apps")
+        supervisor.stop()
+
+
+def status_line(socket_path: Path, path: str, timeout: float = 4) -> str:
+    """The status line the server on `socket_path` answers to GET `path` ('' if none)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(socket_path))
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+            data = b""
+            while b"\r\n" not in data and len(data) < 4096:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return ""
+    return data.split(b"\r\n", 1)[0].decode("latin-1")
+
+
+def healthcheck() -> int:
+    line = status_line(Layout.from_env().portal_socket, "/healthz")
+    return 0 if line.split()[1:2] == ["200"] else 1
+
+
+def nginx_conf_text() -> str:
+    """What docker/frontdoor/nginx.conf must contain."""
+    return NGINX_CONF_HEADER + frontdoor().render()
+
+
+def nginx_conf(check: bool) -> int:
+    text = nginx_conf_text()
+    if check:
+        if NGINX_CONF.exists() and NGINX_CONF.read_text() == text:
+            return 0
+        print(
+            f"{NGINX_CONF.relative_to(ROOT)} differs from what portal/hosting/frontdoor.py "
+            "renders: run `python docker/container.py nginx-conf`",
+            file=sys.stderr,
+        )
+        return 1
+    NGINX_CONF.write_text(text)
+    print(f"wrote {NGINX_CONF.relative_to(ROOT)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("start", help="run the portal container")
+    commands.add_parser("healthcheck", help="exit 0 when the portal answers /healthz")
+    conf = commands.add_parser("nginx-conf", help="write docker/frontdoor/nginx.conf")
+    conf.add_argument("--check", action="store_true", help="only compare, write nothing")
+    args = parser.parse_args(argv)
+    if args.command == "start":
+        return start()
+    if args.command == "healthcheck":
+        return healthcheck()
+    return nginx_conf(args.check)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
