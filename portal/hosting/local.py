@@ -153,6 +153,9 @@ class LocalPlatform:
                 f"--workers={self.portal_workers}",
                 "--threads=4",
                 "--timeout=120",
+                # gunicorn 27's control socket defaults to one path per user: two portals
+                # (make up and the tests) would take it from each other.
+                "--no-control-socket",
                 "--daemon",
                 f"--pid={self.portal_pid}",
                 f"--error-logfile={self.portal_log}",
