@@ -21,7 +21,13 @@ from sqlalchemy import select
 from portal import registry
 from portal.deploys import current_hosting
 from portal.deploys.models import Deployment
-from portal.deploys.pipeline import DeployError, create_deployment, deployment_json, submit
+from portal.deploys.pipeline import (
+    DeployError,
+    create_deployment,
+    deployments_of,
+    describe,
+    submit,
+)
 from portal.errors import ApiError
 from portal.extensions import db
 from portal.identity import User, current_user
@@ -139,20 +145,14 @@ def deploy(slug: str) -> Response:
 def list_deployments(slug: str) -> Response:
     """The app's deployments, newest first."""
     _managed_app(slug)
-    rows = db.session.execute(
-        select(Deployment)
-        .join(App, App.id == Deployment.app_id)
-        .where(App.slug == slug)
-        .order_by(Deployment.id.desc())
-    ).scalars()
-    return _answer({"deployments": [deployment_json(d) for d in rows]})
+    return _answer({"deployments": [describe(slug, d) for d in deployments_of(slug)]})
 
 
 @bp.get("/<slug>/deployments/<int:deployment_id>")
 def get_deployment(slug: str, deployment_id: int) -> Response:
     """One deployment's status (and why it failed)."""
     _managed_app(slug)
-    return _answer(deployment_json(_deployment(slug, deployment_id)))
+    return _answer(describe(slug, _deployment(slug, deployment_id)))
 
 
 @bp.get("/<slug>/deployments/<int:deployment_id>/log")

@@ -14,6 +14,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 
 from portal import registry
 from portal.auth.decorators import requires
+from portal.deploys.pipeline import deployments_of, describe
 from portal.errors import ApiError
 from portal.identity import current_user
 from portal.keycloak_admin import DirectoryError
@@ -79,6 +80,7 @@ def app_settings(slug: str) -> str:
         section="manager",
         app=app,
         may=may,
+        deployments=[describe(slug, d) for d in deployments_of(slug)],
         chart=chart,
         totals=totals,
         levels=[(level, ACCESS_LABELS[level], policy.allows(level)) for level in ACCESS_LABELS],
