@@ -63,11 +63,27 @@ class Hosting:
     def builder(self) -> EnvironmentBuilder:
         return EnvironmentBuilder(
             self.paths.envs,
-            uv=_uv(),
+            uv=self._builder_uv(),
             python=default_python(),
             platform_requirements=["dash-platform-appkit", GUNICORN_REQUIREMENT],
             find_links=[self.paths.wheels],
+            isolation=self.isolation,
         )
+
+    def _builder_uv(self) -> str:
+        """uv where the builder's uid can run it: our own venv may sit in a private home."""
+        uv = Path(_uv())
+        if not self.isolation.per_app_uid or not uv.is_file():
+            return str(uv)
+        public = self.paths.root / "bin" / "uv"
+        if not public.exists() or public.stat().st_size != uv.stat().st_size:
+            public.parent.mkdir(parents=True, exist_ok=True)
+            public.parent.chmod(0o755)
+            staged = public.with_suffix(".tmp")
+            shutil.copy2(uv, staged)
+            staged.chmod(0o755)
+            os.replace(staged, public)
+        return str(public)
 
     @functools.cached_property
     def supervisor(self) -> Supervisor:

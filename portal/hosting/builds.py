@@ -25,8 +25,18 @@ from typing import TextIO
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from .isolation import BUILDER_UID, Isolation, wrap_build
+
 COMPLETE = ".complete"
 _COMMENT = re.compile(r"(^|\s)#.*$")
+#: What a build step may see of the platform's environment: how to reach the package
+#: index (proxies, CA bundles, uv's own settings). Never the platform's secrets.
+_BUILD_ENV_NAMES = frozenset(
+    {"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "NO_PROXY", "no_proxy"}
+    | {f"{scheme}_PROXY" for scheme in ("HTTP", "HTTPS", "ALL")}
+    | {f"{scheme}_proxy" for scheme in ("http", "https", "all")}
+)
+_CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
 
 
 class BuildError(Exception):
@@ -78,6 +88,50 @@ def default_python() -> str:
     return os.path.realpath(sys.executable)
 
 
+def build_environment(private: Path | None = None) -> dict[str, str]:
+    """The environment of a build step: how to reach the package index, nothing else.
+
+    ``private`` is the throwaway folder of an isolated build: its HOME and uv's cache, so
+    nothing another user could write (a shared /tmp) steers it.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name in _BUILD_ENV_NAMES or (name.startswith("UV_") and name != "UV_CACHE_DIR")
+    }
+    env |= {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "UV_PYTHON_DOWNLOADS": "never",
+        "NO_COLOR": "1",
+    }
+    if private is not None:
+        env |= {"HOME": str(private), "UV_CACHE_DIR": str(private / "uv")}
+    else:
+        env |= {k: os.environ[k] for k in ("HOME", "UV_CACHE_DIR") if os.environ.get(k)}
+    return env
+
+
+def _ca_paths() -> list[Path]:
+    """CA bundles named by the environment that the sandbox would not show otherwise."""
+    found = []
+    for name in _CA_VARIABLES:
+        value = os.environ.get(name)
+        path = Path(value) if value else None
+        shown = path is None or any(path.is_relative_to(p) for p in ("/usr", "/etc/ssl"))
+        if not shown and path.exists():
+            found.append(path)
+    return found
+
+
+def _own_by(root: Path, uid: int) -> None:
+    """Give everything under `root` to `uid` (links themselves, not their targets)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        os.lchown(dirpath, uid, uid)
+        for name in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, name), uid, uid)
+
+
 def _make_readable(root: Path) -> None:
     """Let other uids read and traverse `root` (apps run as their own uid)."""
     for dirpath, _dirnames, filenames in os.walk(root):
@@ -102,6 +156,7 @@ class EnvironmentBuilder:
         find_links: Sequence[Path] = (),
         only_wheels: bool = False,
         timeout: float = 900,
+        isolation: Isolation | None = None,
     ) -> None:
         self.envs_dir = envs_dir
         self.uv = uv
@@ -110,6 +165,8 @@ class EnvironmentBuilder:
         self.find_links = list(find_links)
         self.only_wheels = only_wheels  # uv --no-build: never run a package's build code
         self.timeout = timeout
+        #: Building from source runs package code: only under this isolation.
+        self.isolation = isolation
         self._python_version: str | None = None
 
     def _fingerprint(self) -> list[str]:
@@ -149,16 +206,14 @@ class EnvironmentBuilder:
             except BaseException:
                 shutil.rmtree(venv, ignore_errors=True)
                 raise
+            if self.isolation is not None and self.isolation.per_app_uid:
+                _own_by(venv, 0)  # neither the builder nor any app may change it now
             _make_readable(venv)
             (venv / COMPLETE).write_text(json.dumps({"key": key}) + "\n")
             os.chmod(venv / COMPLETE, 0o644)
             return venv
 
-    def _build(self, venv: Path, requirements: str, log: TextIO) -> None:
-        """Create the venv and install into it, streaming uv's output into `log`."""
-        self._run([self.uv, "venv", "--python", self.python, str(venv)], log)
-        reqs = venv / "requirements.txt"
-        reqs.write_text("\n".join(normalise_requirements(requirements)) + "\n")
+    def _install(self, venv: Path, reqs: Path) -> list[str]:
         command = [
             self.uv,
             "pip",
@@ -171,14 +226,64 @@ class EnvironmentBuilder:
         ]
         for folder in self.find_links:
             command += ["--find-links", str(folder)]
-        if self.only_wheels:
-            command.append("--no-build")
-        self._run(command, log)
+        return command
 
-    def _run(self, command: list[str], log: TextIO) -> None:
+    def _build(self, venv: Path, requirements: str, log: TextIO) -> None:
+        """Create the venv and install into it, streaming uv's output into `log`.
+
+        Installing wheels runs no package code, so that is done as ourselves with the
+        shared cache. A requirement without a wheel must be built from source, which runs
+        its code: that happens only under the isolation in force, as the builder uid with a
+        private cache that is thrown away (a build must not plant files other builds use).
+        """
+        venv.mkdir(parents=True)
+        self._run([self.uv, "venv", "--allow-existing", "--python", self.python, str(venv)], log)
+        reqs = venv / "requirements.txt"
+        reqs.write_text("\n".join(normalise_requirements(requirements)) + "\n")
+        isolated = self.isolation is not None and (
+            self.isolation.per_app_uid or self.isolation.sandbox
+        )
+        if not isolated and not self.only_wheels:
+            self._run(self._install(venv, reqs), log)
+            return
+        try:
+            self._run([*self._install(venv, reqs), "--no-build"], log)
+            return
+        except BuildError:
+            if self.only_wheels:
+                raise
+        log.write("A requirement has no wheel: building from source, isolated.\n")
+        self._build_isolated(venv, reqs, log)
+
+    def _build_isolated(self, venv: Path, reqs: Path, log: TextIO) -> None:
+        assert self.isolation is not None
+        cache = Path(tempfile.mkdtemp(prefix=".build-cache-", dir=self.envs_dir))
+        try:
+            if self.isolation.per_app_uid:
+                for path in (venv, cache):
+                    _own_by(path, BUILDER_UID)
+            readonly = [Path(self.uv), *self.find_links, *_ca_paths()]
+            argv = wrap_build(
+                self.isolation,
+                self._install(venv, reqs),
+                writable=[venv, cache],
+                readonly=readonly,
+            )
+            self._run(argv, log, cache=cache, shown=self._install(venv, reqs))
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+
+    def _run(
+        self,
+        command: list[str],
+        log: TextIO,
+        *,
+        cache: Path | None = None,
+        shown: list[str] | None = None,
+    ) -> None:
         """Run uv, copy its output to `log`, raise BuildError with its last lines on failure."""
-        env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"}
-        log.write("$ " + " ".join(command) + "\n")
+        env = build_environment(cache)
+        log.write("$ " + " ".join(shown or command) + "\n")
         log.flush()
         tail: collections.deque[str] = collections.deque(maxlen=15)
         process = subprocess.Popen(
@@ -207,7 +312,7 @@ class EnvironmentBuilder:
                 process.wait()
         if code != 0:
             why = "timed out" if code == -9 else f"failed (exit {code})"
-            raise BuildError(f"uv {command[1]} {why}:\n" + "\n".join(tail))
+            raise BuildError(f"uv {(shown or command)[1]} {why}:\n" + "\n".join(tail))
 
 
 def build_wheel(src: Path, out_dir: Path, *, uv: str, python: str | None = None) -> Path:

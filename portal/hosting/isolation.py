@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROBE_UID = 65534  # nobody: the probe runs the sandbox as an unprivileged user
+#: The uid builds run as when the platform is root: not root, and not any app's uid, so a
+#: package's build code can neither read the platform's files nor touch an app's.
+BUILDER_UID = 19999
 ETC_FILES = ("ssl", "resolv.conf", "hosts", "nsswitch.conf", "localtime")
 ROOT_LINKS = ("lib", "lib64", "lib32", "bin", "sbin")
 SANDBOX_FLAGS = ("--unshare-all", "--share-net", "--die-with-parent")
@@ -176,6 +179,31 @@ def wrap(
         for path in (data, rundir):
             argv += ["--bind", str(path), str(path)]
         argv += [*SANDBOX_FLAGS, "--chdir", str(bundle)]
+    return argv + command
+
+
+def wrap_build(
+    iso: Isolation,
+    command: list[str],
+    *,
+    writable: Sequence[Path],
+    readonly: Sequence[Path] = (),
+) -> list[str]:
+    """The argv that runs a build step (uv, and any package build code it runs).
+
+    A requirements file is untrusted input: building an sdist runs its code. As root the
+    step runs as :data:`BUILDER_UID`; with the sandbox it sees only /usr, the network, the
+    folders it writes (the venv, uv's cache) and what it reads (uv, offered wheels).
+    """
+    argv = drop_privileges(BUILDER_UID) if iso.per_app_uid else []
+    if iso.sandbox:
+        argv += ["bwrap", *_system_binds()]
+        argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108 - private
+        for path in readonly:
+            argv += ["--ro-bind", str(path), str(path)]
+        for path in writable:
+            argv += ["--bind", str(path), str(path)]
+        argv += list(SANDBOX_FLAGS)
     return argv + command
 
 
