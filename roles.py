@@ -78,6 +78,8 @@ class Action(enum.StrEnum):
     EDIT_PORTAL_SETTINGS = "edit_portal_settings"
     ADD_CO_OWNERS = "add_co_owners"
     DEPLOY_APP = "deploy_app"
+    OPERATE_APP = "operate_app"
+    SET_MEMORY_LIMIT = "set_memory_limit"
 
 
 _OWNERS = frozenset({Relation.OWNER, Relation.CO_OWNER, Role.ADMIN})
@@ -102,6 +104,9 @@ PERMISSIONS: dict[Action, frozenset[Role | Relation]] = {
     Action.EDIT_PORTAL_SETTINGS: _OWNERS,
     Action.ADD_CO_OWNERS: _OWNERS,
     Action.DEPLOY_APP: _OWNERS,
+    # Seed 002: start and stop, logs, environment variables, workers, roll back, delete.
+    Action.OPERATE_APP: _OWNERS,
+    Action.SET_MEMORY_LIMIT: frozenset({Role.ADMIN}),
 }
 
 #: Roles an action needs besides what :data:`PERMISSIONS` grants. Seed 002: an admin

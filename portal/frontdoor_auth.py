@@ -31,7 +31,7 @@ __all__ = ["Decision", "bp", "decide", "identity_headers"]
 
 bp = Blueprint("frontdoor", __name__)
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as registry.validation.check_slug
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 

@@ -130,7 +130,10 @@ class Settings:
             "license_seats": int(_env("PORTAL_LICENSE_SEATS", "10")),
             "sales_rows": int(_env("SALES_ROWS", "1000000")),
             "seed_apps": _env("PORTAL_SEED_APPS", "1") not in ("0", "false", "no"),
-            "apps_dir": Path(_env("PORTAL_APPS_DIR", str(data_dir / "apps"))),
+            # Unset: below the data folder, whichever it turns out to be (see resolved()).
+            "apps_dir": Path(os.environ["PORTAL_APPS_DIR"])
+            if _env("PORTAL_APPS_DIR", "")
+            else None,
             "public_url": _env("PORTAL_PUBLIC_URL", cls.public_url),
             "app_sandbox": _env("PORTAL_APP_SANDBOX", "1") not in ("0", "false", "no"),
             "frontdoor_group": _env("PORTAL_FRONTDOOR_GROUP", cls.frontdoor_group),

@@ -110,7 +110,7 @@ http {{
       return 404;
     }}
 
-    location ~ "^/apps/(?<app_slug>[a-z0-9][a-z0-9-]{{0,62}})/" {{
+    location ~ "^/apps/(?<app_slug>[a-z0-9][a-z0-9_-]{{0,63}})/" {{
       auth_request /_frontdoor/auth;
       auth_request_set $platform_user_data $upstream_http_x_platform_user_data;
       auth_request_set $platform_credentials $upstream_http_x_platform_credentials;

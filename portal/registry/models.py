@@ -116,6 +116,11 @@ class App(db.Model):
     visible_in_portal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    #: How the app runs: gunicorn workers, stop after this long idle, memory cap, stopped.
+    workers: Mapped[int] = mapped_column(Integer, nullable=False, default=2)
+    idle_timeout_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    memory_limit_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    stopped: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     grants: Mapped[list[AppGrant]] = relationship(
         back_populates="app", cascade="all, delete-orphan", passive_deletes=True

@@ -41,6 +41,10 @@ class AppRecord:
     visible_in_portal: bool
     created_at: datetime
     updated_at: datetime
+    workers: int = 2
+    idle_timeout_s: int | None = None
+    memory_limit_mb: int | None = None
+    stopped: bool = False
 
     @property
     def url(self) -> str:
@@ -61,6 +65,9 @@ class AppRecord:
             "access": self.access.value,
             "viewers": {"users": sorted(self.viewer_users), "groups": sorted(self.viewer_groups)},
             "visible_in_portal": self.visible_in_portal,
+            "workers": self.workers,
+            "idle_timeout_s": self.idle_timeout_s,
+            "memory_limit_mb": self.memory_limit_mb,
         }
 
 

@@ -105,6 +105,10 @@ def build_records(rows: Iterable[Any], grants: Iterable[Any]) -> list[AppRecord]
                 visible_in_portal=bool(row.visible_in_portal),
                 created_at=row.created_at,
                 updated_at=row.updated_at,
+                workers=row.workers,
+                idle_timeout_s=row.idle_timeout_s,
+                memory_limit_mb=row.memory_limit_mb,
+                stopped=bool(row.stopped),
             )
         )
     return records

@@ -20,6 +20,8 @@ __all__ = [
     "RegistryError",
     "check_access",
     "check_description",
+    "check_idle_timeout",
+    "check_memory_limit",
     "check_principals",
     "check_slug",
     "check_tags",
@@ -27,6 +29,7 @@ __all__ = [
     "check_title",
     "check_username",
     "check_visible",
+    "check_workers",
 ]
 
 #: Fields of an app that ``update_app`` accepts (the PATCH body of /api/apps/<slug>).
@@ -40,8 +43,15 @@ EDITABLE_FIELDS = frozenset(
         "description",
         "tags",
         "thumbnail",
+        "workers",
+        "idle_timeout_s",
+        "memory_limit_mb",
     }
 )
+#: Bounds of the process settings (a 2-core laptop to a large host).
+WORKERS = (1, 16)
+IDLE_TIMEOUT_S = (60, 7 * 24 * 3600)
+MEMORY_LIMIT_MB = (64, 64 * 1024)
 PRINCIPAL_KEYS = frozenset({"users", "groups"})
 
 MAX_TITLE = 120
@@ -144,6 +154,28 @@ def check_visible(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _invalid("visible_in_portal", "must be true or false")
     return value
+
+
+def _bounded(field: str, value: Any, bounds: tuple[int, int], *, optional: bool) -> int | None:
+    if value is None and optional:
+        return None
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        none = " or null" if optional else ""
+        raise _invalid(field, f"must be a whole number from {low} to {high}{none}")
+    return value
+
+
+def check_workers(value: Any) -> int:
+    return _bounded("workers", value, WORKERS, optional=False)
+
+
+def check_idle_timeout(value: Any) -> int | None:
+    return _bounded("idle_timeout_s", value, IDLE_TIMEOUT_S, optional=True)
+
+
+def check_memory_limit(value: Any) -> int | None:
+    return _bounded("memory_limit_mb", value, MEMORY_LIMIT_MB, optional=True)
 
 
 def check_username(value: Any, *, field: str = "username") -> str:

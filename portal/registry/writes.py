@@ -32,6 +32,8 @@ from .validation import (
     RegistryError,
     check_access,
     check_description,
+    check_idle_timeout,
+    check_memory_limit,
     check_principals,
     check_slug,
     check_tags,
@@ -39,6 +41,7 @@ from .validation import (
     check_title,
     check_username,
     check_visible,
+    check_workers,
 )
 
 __all__ = ["initialize_app", "insert_app", "transfer_owner", "update_app"]
@@ -53,6 +56,9 @@ _FIELD_ACTIONS: dict[str, Action] = {
     "description": Action.EDIT_PORTAL_SETTINGS,
     "tags": Action.EDIT_PORTAL_SETTINGS,
     "thumbnail": Action.EDIT_PORTAL_SETTINGS,
+    "workers": Action.OPERATE_APP,
+    "idle_timeout_s": Action.OPERATE_APP,
+    "memory_limit_mb": Action.SET_MEMORY_LIMIT,
 }
 _PRINCIPAL_FIELDS = {"viewers": GrantRelation.VIEWER, "co_owners": GrantRelation.CO_OWNER}
 _CHECKERS = {
@@ -61,6 +67,9 @@ _CHECKERS = {
     "tags": check_tags,
     "thumbnail": check_thumbnail,
     "visible_in_portal": check_visible,
+    "workers": check_workers,
+    "idle_timeout_s": check_idle_timeout,
+    "memory_limit_mb": check_memory_limit,
 }
 
 

@@ -122,6 +122,9 @@ MANAGE: dict[str, set[str]] = {
     "admin": set(GRANTS),
     "admin_licensed": set(GRANTS),
 }
+#: Seed 002's operations on one app (deploy, run, limit): tested below, app by app.
+APP_OPERATIONS = (Action.DEPLOY_APP, Action.OPERATE_APP, Action.SET_MEMORY_LIMIT)
+
 PER_APP_ACTIONS = (
     Action.VIEW_APP_INFO,
     Action.CONFIGURE_VIEWER_ACCESS,
@@ -204,7 +207,7 @@ def test_platform_actions(role_set: str, allowed: set[Action]) -> None:
     """Dash Enterprise's first table: e.g. only licensed users initialize apps, not admins."""
     roles = ROLE_SETS[role_set]
     user = None if roles is None else User(sub="s", username="bob", roles=roles)
-    platform = [a for a in Action if a not in PER_APP_ACTIONS]
+    platform = [a for a in Action if a not in PER_APP_ACTIONS and a not in APP_OPERATIONS]
     for action in platform:
         assert can(user, action) is (action in allowed), action
 
@@ -291,3 +294,41 @@ def test_deploy_follows_seed_002(
         updated_at=datetime.now(UTC),
     )
     assert can(user, Action.DEPLOY_APP, app) is allowed
+
+
+@pytest.mark.parametrize(
+    ("roles", "relation", "operate", "memory"),
+    [
+        (frozenset({"licensed_user"}), "owner", True, False),
+        (frozenset({"licensed_user"}), "co_owner", True, False),
+        (frozenset({"admin"}), None, True, True),  # seed 002: admins run every app
+        (frozenset({"admin", "licensed_user"}), None, True, True),
+        (frozenset({"licensed_user"}), None, False, False),
+        (frozenset({"viewer"}), "owner", False, False),  # no seat: not an owner
+    ],
+)
+def test_operations_follow_seed_002(roles, relation, operate: bool, memory: bool) -> None:
+    user = User(sub="s", username="bob", roles=roles)
+    app = _app_for(relation)
+    assert can(user, Action.OPERATE_APP, app) is operate
+    assert can(user, Action.SET_MEMORY_LIMIT, app) is memory
+
+
+def _app_for(relation: str | None) -> AppRecord:
+    now = datetime.now(UTC)
+    return AppRecord(
+        slug="x",
+        title="X",
+        description="",
+        tags=(),
+        thumbnail=None,
+        owner="bob" if relation == "owner" else "alice",
+        co_owner_users=frozenset({"bob"}) if relation == "co_owner" else frozenset(),
+        co_owner_groups=frozenset(),
+        viewer_users=frozenset(),
+        viewer_groups=frozenset(),
+        access=AccessLevel.RESTRICTED,
+        visible_in_portal=True,
+        created_at=now,
+        updated_at=now,
+    )
