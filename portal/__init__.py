@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from portal.api import apps as apps_api
     from portal.api import deployments as deployments_api
     from portal.api import me as me_api
+    from portal.api import operations as operations_api
     from portal.deploys.startup import cli as platform_cli
     from portal.extensions import db, migrate
     from portal.pages import admin, home, manager
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(me_api.bp)
     app.register_blueprint(apps_api.bp)
     app.register_blueprint(deployments_api.bp)
+    app.register_blueprint(operations_api.bp)
     app.register_blueprint(app_events_api.bp)
     app.register_blueprint(frontdoor_auth.bp)
     app.register_blueprint(home.bp)

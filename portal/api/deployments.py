@@ -21,13 +21,8 @@ from sqlalchemy import select
 from portal import registry
 from portal.deploys import current_hosting
 from portal.deploys.models import Deployment
-from portal.deploys.pipeline import (
-    DeployError,
-    create_deployment,
-    deployments_of,
-    describe,
-    submit,
-)
+from portal.deploys.pipeline import DeployError, create_deployment, submit
+from portal.deploys.status import deployments_of, describe
 from portal.errors import ApiError
 from portal.extensions import db
 from portal.identity import User, current_user

@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import uuid
-from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import select
@@ -29,21 +28,20 @@ from portal.registry import app_target
 from portal.registry.database import file_lock
 from portal.registry.models import App, utcnow
 
-from . import current_hosting
+from . import current_hosting, env_vars
 from .app_tokens import app_token
-from .models import AppEnvVar, Deployment, DeploymentStatus
+from .models import Deployment, DeploymentStatus
 
 __all__ = [
     "START_TIMEOUT",
     "DeployError",
+    "active_deployment",
     "create_deployment",
-    "deployment_json",
-    "deployments_of",
-    "describe",
-    "process_json",
     "process_name",
     "run_deployment",
     "submit",
+    "switch_to",
+    "system_environment",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,60 +61,6 @@ class DeployError(Exception):
 def process_name(slug: str, deployment_id: int) -> str:
     """The supervisor program of one deployment."""
     return f"app-{slug}-{deployment_id}"
-
-
-def deployment_json(deployment: Deployment) -> dict[str, Any]:
-    """The contract's shape of a deployment, plus its entry point and end time."""
-    return {
-        "id": deployment.id,
-        "status": deployment.status,
-        "created_at": deployment.created_at.isoformat(),
-        "created_by": deployment.created_by,
-        "error": deployment.error,
-        "entrypoint": deployment.entrypoint,
-        "finished_at": deployment.finished_at.isoformat() if deployment.finished_at else None,
-    }
-
-
-def process_json(slug: str, deployment: Deployment) -> dict[str, Any] | None:
-    """How the processes of an active deployment are doing, as supervisord says.
-
-    ``crash_loop`` is true when they kept failing right after each restart and the
-    supervisor gave up (until the next deploy or restart).
-    """
-    if deployment.status != DeploymentStatus.ACTIVE:
-        return None
-    try:
-        state = current_hosting().runner.state(process_name(slug, deployment.id))
-    except Exception as error:  # the supervisor is a separate process: say so, do not fail
-        log.warning("asking the supervisor about %s failed: %s", slug, error)
-        return {"state": "UNKNOWN", "crash_loop": False, "description": "supervisor unreachable"}
-    return {
-        "state": state.statename,
-        "crash_loop": state.crash_loop,
-        "description": state.description,
-    }
-
-
-def describe(slug: str, deployment: Deployment) -> dict[str, Any]:
-    """A deployment's JSON; an active one also says how its processes are doing."""
-    body = deployment_json(deployment)
-    process = process_json(slug, deployment)
-    if process is not None:
-        body["process"] = process
-    return body
-
-
-def deployments_of(slug: str) -> list[Deployment]:
-    """The app's deployments, newest first."""
-    return list(
-        db.session.execute(
-            select(Deployment)
-            .join(App, App.id == Deployment.app_id)
-            .where(App.slug == slug)
-            .order_by(Deployment.id.desc())
-        ).scalars()
-    )
 
 
 def _app_row(slug: str) -> App:
@@ -160,21 +104,27 @@ def create_deployment(slug: str, bundle: bytes, *, entrypoint: str, actor: str) 
     return deployment
 
 
-def _environment(app: App, deployment: Deployment, data_dir: str) -> dict[str, str]:
-    """What the app's processes see: the platform's few variables, then the app's own."""
-    settings = current_hosting().settings
+def _platform_environment(app: App, entrypoint: str) -> dict[str, str]:
+    """The variables the platform gives every process of ``app``."""
+    hosting = current_hosting()
     prefix = f"/apps/{app.slug}/"
-    env = {
+    return {
         "DASH_ROUTES_PATHNAME_PREFIX": prefix,
         "DASH_REQUESTS_PATHNAME_PREFIX": prefix,
-        "DASH_APP_ENTRYPOINT": deployment.entrypoint,
+        "DASH_APP_ENTRYPOINT": entrypoint,
         "DASH_APP_SLUG": app.slug,
-        "DASH_APP_DATA_DIR": data_dir,
-        "DASH_PLATFORM_URL": settings.public_url,
-        "DASH_PLATFORM_APP_TOKEN": app_token(settings.secret_key, app.slug),
+        "DASH_APP_DATA_DIR": str(hosting.paths.data(app.slug)),
+        "DASH_PLATFORM_URL": hosting.settings.public_url,
+        "DASH_PLATFORM_APP_TOKEN": app_token(hosting.settings.secret_key, app.slug),
     }
-    own = db.session.execute(select(AppEnvVar).where(AppEnvVar.app_id == app.id)).scalars()
-    return {var.name: var.value for var in own} | env
+
+
+def system_environment(app: App) -> dict[str, str]:
+    """The platform's variables as an owner may see them (read-only; the token hidden)."""
+    active = active_deployment(app.id)
+    env = _platform_environment(app, active.entrypoint if active else "app:app")
+    env["DASH_PLATFORM_APP_TOKEN"] = "(set by the platform)"  # noqa: S105 - a placeholder
+    return env
 
 
 def spec_for(deployment: Deployment, venv: os.PathLike[str]) -> ProcessSpec:
@@ -191,7 +141,8 @@ def spec_for(deployment: Deployment, venv: os.PathLike[str]) -> ProcessSpec:
         data_dir=paths.data(slug),
         run_dir=paths.run_dir(slug),
         socket_path=paths.socket(slug, deployment.id),
-        env=_environment(app, deployment, str(paths.data(slug))),
+        env=env_vars.values(app.id) | _platform_environment(app, deployment.entrypoint),
+        workers=app.workers,
         uid=app_uid(app.id) if hosting.isolation.per_app_uid else None,
         log_path=paths.app_log(slug),
         url_prefix=f"/apps/{slug}/",
@@ -202,7 +153,16 @@ def _finish(deployment: Deployment, status: str, error: str | None = None) -> No
     deployment.status, deployment.error, deployment.finished_at = status, error, utcnow()
 
 
-def _switch_to(deployment: Deployment, slug: str) -> list[Deployment]:
+def active_deployment(app_id: int) -> Deployment | None:
+    """The deployment the front door sends the app's traffic to."""
+    return db.session.execute(
+        select(Deployment).where(
+            Deployment.app_id == app_id, Deployment.status == DeploymentStatus.ACTIVE
+        )
+    ).scalar_one_or_none()
+
+
+def switch_to(deployment: Deployment, slug: str) -> list[Deployment]:
     """Point the front door at ``deployment``; returns the deployments it replaced."""
     paths = current_hosting().paths
     link = paths.active_socket(slug)
@@ -259,7 +219,7 @@ def run_deployment(deployment_id: int) -> str:
                 _finish(deployment, DeploymentStatus.FAILED, reason[:4000])
             log.warning("deployment %s of %s failed: %s", deployment_id, slug, error)
             return DeploymentStatus.FAILED
-        replaced = _switch_to(deployment, slug)
+        replaced = switch_to(deployment, slug)
         log_file.write(f"Serving at /apps/{slug}/.\n")
     for old in replaced:
         hosting.runner.stop(process_name(slug, old.id))

@@ -24,8 +24,8 @@ from portal.hosting.bundles import pack_directory
 from portal.registry import DEFAULT_APPS
 from portal.registry.models import App
 
-from . import APPKIT_DIR, ROOT, current_hosting
-from .models import AppEnvVar, Deployment, DeploymentStatus
+from . import APPKIT_DIR, ROOT, current_hosting, env_vars
+from .models import Deployment, DeploymentStatus
 from .pipeline import create_deployment, process_name, run_deployment, spec_for
 
 __all__ = ["BUILTIN_APPS_DIR", "cli", "deploy_builtin_apps", "publish_appkit"]
@@ -83,7 +83,10 @@ def ensure_running() -> list[str]:
         select(Deployment).where(Deployment.status == DeploymentStatus.ACTIVE)
     ).scalars()
     for deployment in active:
-        slug = db.session.get(App, deployment.app_id).slug
+        app = db.session.get(App, deployment.app_id)
+        slug = app.slug
+        if app.stopped:  # its owner stopped it: it stays stopped across restarts
+            continue
         if hosting.runner.state(process_name(slug, deployment.id)).statename != "ABSENT":
             continue
         spec = spec_for(deployment, hosting.paths.envs / (deployment.environment or ""))
@@ -114,9 +117,9 @@ def deploy_builtin_apps(say: Callable[[str], None] = print) -> dict[str, str]:
             continue
         if db.session.execute(select(Deployment.id).where(Deployment.app_id == app.id)).first():
             continue
-        with audit.transaction() as session:
+        with audit.transaction():
             for name, value in _builtin_env(slug).items():
-                session.add(AppEnvVar(app_id=app.id, name=name, value=value))
+                env_vars.store(app.id, name, value)
         deployment = create_deployment(
             slug, pack_directory(folder), entrypoint="app:app", actor=SYSTEM_ACTOR
         )

@@ -67,6 +67,15 @@ def _env_item(key: str, value: str) -> str:
     return f"{key}={quote}{value}{quote}"
 
 
+def carries_env_value(value: str) -> bool:
+    """Whether supervisor reads `value` back unchanged as an environment value."""
+    try:
+        parser = _parse_back(f"[x]\nenvironment={_env_item('X', _value(value))}\n")
+        return dict_of_key_value_pairs(parser["x"]["environment"] % {}) == {"X": value}
+    except (SupervisorError, ValueError, KeyError, configparser.Error):
+        return False
+
+
 def _parse_back(text: str) -> configparser.RawConfigParser:
     """Read a program file back the way supervisord will (inline ; and # comments)."""
     parser = configparser.RawConfigParser(inline_comment_prefixes=(";", "#"), strict=False)

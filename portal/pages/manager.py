@@ -14,7 +14,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 
 from portal import registry
 from portal.auth.decorators import requires
-from portal.deploys.pipeline import deployments_of, describe
+from portal.deploys.status import deployments_of, describe
 from portal.errors import ApiError
 from portal.identity import current_user
 from portal.keycloak_admin import DirectoryError

@@ -252,5 +252,5 @@ def test_transfer_when_directory_is_down(client: FlaskClient, directory: FakeDir
 
 
 def test_methods_not_allowed(client: FlaskClient) -> None:
-    assert client.delete("/api/apps/sales", headers=as_user("admin")).status_code == 405
+    assert client.put("/api/apps/sales", json={}, headers=as_user("admin")).status_code == 405
     assert client.put("/api/apps", json={}, headers=as_user("admin")).status_code == 405
