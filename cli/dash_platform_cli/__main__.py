@@ -1,0 +1,5 @@
+"""``python -m dash_platform_cli``."""
+
+from .main import main
+
+main()
