@@ -18,12 +18,13 @@ help:
 	@echo "make bench   run the benchmarks"
 	@echo "make lint    ruff check and format check"
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml appkit/pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml appkit/pyproject.toml cli/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m pip install --quiet --no-deps -e ./appkit
+	$(PY) -m pip install --quiet --no-deps -e ./cli
 	@touch $(STAMP)
 
 venv: $(STAMP)
