@@ -133,6 +133,7 @@ def test_only_known_env_placeholders() -> None:
     assert set(re.findall(r"\$\{([^}:]+)", text)) == {
         "DASH_CLIENT_SECRET",
         "DASH_ADMIN_CLIENT_SECRET",
+        "DASH_DEPLOY_CLIENT_SECRET",
         "DASH_BACKCHANNEL_LOGOUT_URL",
     }
 
@@ -237,6 +238,47 @@ def test_dash_admin_service_account_roles() -> None:
     account = accounts[0]
     assert account["username"] == "service-account-dash-admin"
     assert set(account["clientRoles"]["realm-management"]) >= ADMIN_API_ROLES
+
+
+def test_dash_deploy_is_confidential_with_client_credentials_only() -> None:
+    deploy = client("dash-deploy")
+    assert deploy["enabled"] is True
+    assert deploy["publicClient"] is False
+    assert deploy["bearerOnly"] is False
+    assert deploy["clientAuthenticatorType"] == "client-secret"
+    assert deploy["secret"] == "${DASH_DEPLOY_CLIENT_SECRET:dash-deploy-dev-secret}"
+    assert deploy["serviceAccountsEnabled"] is True
+    assert deploy["standardFlowEnabled"] is False
+    assert deploy["implicitFlowEnabled"] is False
+    assert deploy["directAccessGrantsEnabled"] is False
+    assert deploy["attributes"].get("oauth2.device.authorization.grant.enabled") != "true"
+    assert deploy["attributes"].get("oidc.ciba.grant.enabled") != "true"
+    assert deploy["redirectUris"] == []
+
+
+def test_dash_deploy_tokens_carry_audience_roles_and_username() -> None:
+    roles = mapper("dash-deploy", "oidc-usermodel-client-role-mapper")
+    assert roles["usermodel.clientRoleMapping.clientId"] == "dash"
+    assert roles["claim.name"] == "resource_access.dash.roles"
+    assert roles["multivalued"] == "true"
+    assert roles["access.token.claim"] == "true"
+    audience = mapper("dash-deploy", "oidc-audience-mapper")
+    assert audience["included.client.audience"] == "dash"
+    assert audience["access.token.claim"] == "true"
+    # preferred_username (service-account-dash-deploy) comes from the profile scope.
+    assert {"profile", "basic", "roles"} <= set(client("dash-deploy")["defaultClientScopes"])
+
+
+def test_dash_deploy_service_account_is_a_licensed_user_only() -> None:
+    accounts = [u for u in REALM["users"] if u.get("serviceAccountClientId") == "dash-deploy"]
+    assert len(accounts) == 1
+    account = accounts[0]
+    assert account["username"] == "service-account-dash-deploy"
+    assert account["enabled"] is True
+    assert account["clientRoles"] == {"dash": ["licensed_user"]}
+    assert "realm-management" not in account["clientRoles"]
+    assert set(account["realmRoles"]) == {"default-roles-dash"}
+    assert not account.get("groups")
 
 
 # --------------------------------------------------------------------------- groups, users
