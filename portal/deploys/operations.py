@@ -84,8 +84,8 @@ def activate(slug: str, deployment_id: int, *, actor: str) -> Deployment:
             audit.record(
                 actor, "app.activate", app_target(slug), detail={"deployment": deployment_id}
             )
-    for old in replaced:
-        hosting.runner.stop(process_name(slug, old.id))
+        for old in replaced:
+            hosting.runner.stop(process_name(slug, old.id))
     return deployment
 
 
@@ -102,13 +102,19 @@ def set_running(slug: str, action: str, *, actor: str) -> str:
     if deployment is None:
         raise OperationError(409, f"{slug!r} has no active deployment: deploy it first.")
     name = process_name(slug, deployment.id)
-    with audit.transaction():
-        app.stopped = action == "stop"
-        audit.record(actor, f"app.{action}", app_target(slug), detail={"deployment": deployment.id})
-    if action == "stop":
-        hosting.runner.stop(name)
-        return "stopped"
-    hosting.runner.start(spec_for(deployment, hosting.paths.envs / (deployment.environment or "")))
+    with file_lock(hosting.paths.lock(slug)):
+        with audit.transaction():
+            app.stopped = action == "stop"
+            detail = {"deployment": deployment.id}
+            audit.record(actor, f"app.{action}", app_target(slug), detail=detail)
+        if action == "stop":
+            hosting.runner.stop(name)
+            return "stopped"
+        venv = hosting.paths.envs / (deployment.environment or "")
+        try:
+            hosting.runner.start(spec_for(deployment, venv))
+        except StartError as error:
+            raise OperationError(409, f"{slug!r} cannot start: {error}") from error
     return "starting"
 
 

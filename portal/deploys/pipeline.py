@@ -221,8 +221,9 @@ def run_deployment(deployment_id: int) -> str:
             return DeploymentStatus.FAILED
         replaced = switch_to(deployment, slug)
         log_file.write(f"Serving at /apps/{slug}/.\n")
-    for old in replaced:
-        hosting.runner.stop(process_name(slug, old.id))
+        # Still under the app's lock: a roll back started right now waits for this.
+        for old in replaced:
+            hosting.runner.stop(process_name(slug, old.id))
     log.info("deployment %s of %s is active", deployment_id, slug)
     return DeploymentStatus.ACTIVE
 
