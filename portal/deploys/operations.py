@@ -24,7 +24,14 @@ from portal.registry.store import bump_version
 
 from . import current_hosting
 from .models import AppEnvVar, Deployment, DeploymentStatus
-from .pipeline import START_TIMEOUT, active_deployment, process_name, spec_for, switch_to
+from .pipeline import (
+    DRAIN_SECONDS,
+    START_TIMEOUT,
+    active_deployment,
+    process_name,
+    spec_for,
+    switch_to,
+)
 
 __all__ = [
     "OperationError",
@@ -84,6 +91,8 @@ def activate(slug: str, deployment_id: int, *, actor: str) -> Deployment:
             audit.record(
                 actor, "app.activate", app_target(slug), detail={"deployment": deployment_id}
             )
+        if replaced:
+            time.sleep(DRAIN_SECONDS)
         for old in replaced:
             hosting.runner.stop(process_name(slug, old.id))
     return deployment

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import uuid
 
 from flask import Flask, current_app
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 
 #: How long an app may take from start to answering on its socket (sales generates data).
 START_TIMEOUT = 240.0
+#: After the switch, how long the old version still accepts what the front door sent it
+#: just before (connections in its listen queue); then it stops, finishing what it has.
+DRAIN_SECONDS = 2.0
 
 
 class DeployError(Exception):
@@ -222,6 +226,8 @@ def run_deployment(deployment_id: int) -> str:
         replaced = switch_to(deployment, slug)
         log_file.write(f"Serving at /apps/{slug}/.\n")
         # Still under the app's lock: a roll back started right now waits for this.
+        if replaced:
+            time.sleep(DRAIN_SECONDS)
         for old in replaced:
             hosting.runner.stop(process_name(slug, old.id))
     log.info("deployment %s of %s is active", deployment_id, slug)
