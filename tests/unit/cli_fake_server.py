@@ -100,7 +100,7 @@ def fake_server() -> Iterator[FakeServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     host, port = httpd.server_address[:2]
     holder["server"] = FakeServer(url=f"http://{host}:{port}")
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield holder["server"]
