@@ -1,8 +1,14 @@
 """`make bench`: every benchmark of the platform, one after the other.
 
-Speed goals live here, not in tests: the guard's throughput against a bare Dash app,
-the portal's app list with 1,000 apps, and the sales app's callbacks at 1M rows.
-Pass --quick for a shorter run.
+Speed goals live here, not in tests:
+
+- bench_registry.py: the portal's app list with 1,000 apps (in-process);
+- bench_sales.py: the sales app's callbacks at 1M rows (in-process, no HTTP);
+- bench_platform.py: the live platform (Keycloak, supervisord, apps, portal, nginx):
+  front-door throughput against the same app bare, the sales callback through the front
+  door at 1M rows, deploy time, and the memory of the platform's processes.
+
+Pass --quick for a shorter run (fewer rounds and calls; never fewer sales rows).
 """
 
 from __future__ import annotations
@@ -11,12 +17,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["bench_registry.py", "bench_sales.py", "bench_guard.py"]
+import wrk
+
+BENCHES = ["bench_registry.py", "bench_sales.py", "bench_platform.py"]
 
 
 def main() -> int:
     extra = sys.argv[1:]
     here = Path(__file__).resolve().parent
+    if not wrk.available():
+        print(wrk.MISSING, flush=True)
     failed = []
     for name in BENCHES:
         print(f"\n===== {name} =====", flush=True)
