@@ -26,6 +26,11 @@ def _env(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
+def _optional_path(name: str) -> Path | None:
+    value = _env(name, "")
+    return Path(value) if value else None
+
+
 def _without_password(value: str) -> str:
     """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db``."""
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", value)
@@ -90,6 +95,8 @@ class Settings:
     app_sandbox: bool = True
     #: The group nginx's workers run as, which may enter app socket directories (root only).
     frontdoor_group: str = "nogroup"
+    #: nginx's pid file, so the portal can have it re-read the app routes (local mode).
+    frontdoor_pid: Path | None = None
     #: Mark cookies Secure; set when the portal is served over https.
     secure_cookies: bool = False
     #: Keep sessions and app records in each worker's memory, checked per request against
@@ -131,12 +138,13 @@ class Settings:
             "sales_rows": int(_env("SALES_ROWS", "1000000")),
             "seed_apps": _env("PORTAL_SEED_APPS", "1") not in ("0", "false", "no"),
             # Unset: below the data folder, whichever it turns out to be (see resolved()).
-            "apps_dir": Path(os.environ["PORTAL_APPS_DIR"])
-            if _env("PORTAL_APPS_DIR", "")
-            else None,
+            "apps_dir": _optional_path("PORTAL_APPS_DIR"),
             "public_url": _env("PORTAL_PUBLIC_URL", cls.public_url),
             "app_sandbox": _env("PORTAL_APP_SANDBOX", "1") not in ("0", "false", "no"),
             "frontdoor_group": _env("PORTAL_FRONTDOOR_GROUP", cls.frontdoor_group),
+            "frontdoor_pid": Path(_env("PORTAL_FRONTDOOR_PID", ""))
+            if _env("PORTAL_FRONTDOOR_PID", "")
+            else None,
             "secure_cookies": _env("PORTAL_SECURE_COOKIES", "0") in ("1", "true", "yes"),
             "host_cache": _flag(_env("PORTAL_HOST_CACHE", "auto")),
         }

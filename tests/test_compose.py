@@ -228,7 +228,12 @@ def test_frontdoor_config_for_the_containers() -> None:
     assert re.search(r"^user nginx nginx;$", NGINX_CONF, re.MULTILINE)
     assert re.search(r"^\s*listen 8050;$", NGINX_CONF, re.MULTILINE)
     assert f"server unix:{LAYOUT.portal_socket};" in NGINX_CONF
-    assert f"proxy_pass http://unix:{LAYOUT.apps_run_dir}/$app_slug/app.sock:;" in NGINX_CONF
+    assert "proxy_pass http://app_$app_slug;" in NGINX_CONF
+    # The portal writes each app's upstream into the shared apps-run volume; the front
+    # door's run.sh reloads nginx when they change.
+    assert f"include {LAYOUT.apps_run_dir}/.routes/*.conf;" in NGINX_CONF
+    run_sh = (ROOT / "docker" / "frontdoor" / "run.sh").read_text()
+    assert "nginx -s reload" in run_sh and f"{LAYOUT.apps_run_dir}/.routes" in run_sh
     assert "include /etc/nginx/mime.types;" in NGINX_CONF
     assert "auth_request /_frontdoor/auth;" in NGINX_CONF
 

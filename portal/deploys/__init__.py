@@ -19,6 +19,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from portal.hosting.builds import EnvironmentBuilder, default_python
+from portal.hosting.frontdoor import Routes
 from portal.hosting.isolation import Isolation
 from portal.hosting.runner import LocalRunner, Runner
 from portal.hosting.supervisor import Supervisor
@@ -84,6 +85,11 @@ class Hosting:
             staged.chmod(0o755)
             os.replace(staged, public)
         return str(public)
+
+    @functools.cached_property
+    def routes(self) -> Routes:
+        """The front door's per-app upstreams (kept alive), which the portal maintains."""
+        return Routes(self.paths.run, self.settings.frontdoor_pid)
 
     @functools.cached_property
     def supervisor(self) -> Supervisor:

@@ -195,6 +195,7 @@ def delete_app(slug: str, *, actor: str) -> None:
         session.delete(app)
         bump_version()
         audit.record(actor, "app.delete", app_target(slug), before=record.to_json())
+    hosting.routes.withdraw(slug)
     for folder in (paths.bundles(slug), paths.data(slug), paths.run_dir(slug), paths.logs(slug)):
         shutil.rmtree(folder, ignore_errors=True)
     still = set(db.session.execute(select(Deployment.environment)).scalars())

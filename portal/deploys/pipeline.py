@@ -174,6 +174,7 @@ def switch_to(deployment: Deployment, slug: str) -> list[Deployment]:
     staged.unlink(missing_ok=True)
     staged.symlink_to(paths.socket(slug, deployment.id).name)
     os.replace(staged, link)
+    current_hosting().routes.publish(slug)
     replaced = list(
         db.session.execute(
             select(Deployment).where(

@@ -85,6 +85,7 @@ def ensure_running() -> list[str]:
     for deployment in active:
         app = db.session.get(App, deployment.app_id)
         slug = app.slug
+        hosting.routes.publish(slug)
         if app.stopped:  # its owner stopped it: it stays stopped across restarts
             continue
         if hosting.runner.state(process_name(slug, deployment.id)).statename != "ABSENT":

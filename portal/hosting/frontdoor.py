@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FrontDoor", "FrontDoorError", "find_nginx"]
+__all__ = ["ROUTES", "FrontDoor", "FrontDoorError", "Routes", "find_nginx"]
 
 #: The portal's session cookie: an app never sees it (it would let the app act as the user).
 SESSION_COOKIE = "dash_portal_session"
@@ -28,6 +28,64 @@ SESSION_COOKIE = "dash_portal_session"
 #: Requests to the portal and to apps: at most this body (the deployment API allows more).
 BODY_LIMIT = "2m"
 BUNDLE_LIMIT = "60m"
+
+
+#: The folder (in the apps' run folder, which the front door shares) of per-app upstreams.
+ROUTES = ".routes"
+
+_ROUTE = """# Written by the portal (portal/hosting/frontdoor.py): where app {slug} listens.
+upstream app_{slug} {{
+  # The active deployment's socket (a symlink the portal moves). One server, never
+  # marked down: a refused connection is the app restarting, not a bad peer.
+  server unix:{socket} max_fails=0;
+  keepalive 32;
+  keepalive_timeout 30s;
+}}
+"""
+
+
+@dataclass(frozen=True)
+class Routes:
+    """The front door's per-app upstreams, kept by the portal: connections to an app are
+    reused (keep-alive), which a per-request socket path would not allow."""
+
+    apps_run_dir: Path
+    #: nginx's pid file, when the portal may signal it (local mode); otherwise the front
+    #: door notices a changed route itself (compose: docker/frontdoor/run.sh).
+    pid_path: Path | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.apps_run_dir / ROUTES
+
+    def publish(self, slug: str) -> None:
+        """Route ``slug`` to its socket, and have nginx re-read its routes.
+
+        Reloading also retires the workers' kept-alive connections to the version that
+        is about to stop: new requests open connections to the new one.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{slug}.conf"
+        text = _ROUTE.format(slug=slug, socket=self.apps_run_dir / slug / "app.sock")
+        if not path.exists() or path.read_text() != text:
+            staged = path.with_suffix(".tmp")
+            staged.write_text(text)
+            os.replace(staged, path)
+        self.reload()
+
+    def withdraw(self, slug: str) -> None:
+        """Forget ``slug``'s route (a deleted app)."""
+        (self.folder / f"{slug}.conf").unlink(missing_ok=True)
+        self.reload()
+
+    def reload(self) -> None:
+        if self.pid_path is None:
+            return
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            os.kill(pid, signal.SIGHUP)
+        except (OSError, ValueError):
+            pass  # not running (yet): it reads the routes when it starts
 
 
 class FrontDoorError(RuntimeError):
@@ -73,6 +131,8 @@ http {{
     server unix:{portal_socket};
     keepalive 32;
   }}
+  # One upstream per app (app_<slug>), written by the portal when an app first serves.
+  include {apps_run}/{routes}/*.conf;
 
   # The cookies an app receives: all but the portal's session cookie.
   map $http_cookie $app_cookie {{
@@ -100,7 +160,6 @@ http {{
       proxy_cache platform_auth;
       proxy_cache_key "$app_slug|$request_method|$content_type|$cookie_{cookie}|$http_x_csrf_token";
       proxy_cache_valid 200 1s;
-      proxy_cache_lock on;
       proxy_cache_bypass $page_load;
       proxy_no_cache $page_load;
       proxy_ignore_headers Cache-Control Expires Set-Cookie Vary X-Accel-Expires;
@@ -125,7 +184,7 @@ http {{
       proxy_read_timeout 300s;
       sub_filter "</body>" "<script src=\\"/static/session-watch.js\\"></script></body>";
       sub_filter_once on;
-      proxy_pass http://unix:{apps_run}/$app_slug/app.sock:;
+      proxy_pass http://app_$app_slug;
     }}
 
     location @refused {{{proxy_headers}
@@ -196,12 +255,14 @@ class FrontDoor:
             listen=self.listen,
             proxy_headers=_PROXY_HEADERS,
             apps_run=self.apps_run_dir,
+            routes=ROUTES,
         )
 
     def write_config(self) -> Path:
         """Write nginx.conf (and the folders nginx needs); returns its path."""
         for sub in ("tmp", "auth-cache"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        Routes(self.apps_run_dir).folder.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.render())
         return self.config_path
 

@@ -104,6 +104,7 @@ class LocalPlatform:
             "PORTAL_DATA_DIR": str(self.data_dir),
             "PORTAL_APPS_DIR": str(self.apps_dir),
             "PORTAL_PUBLIC_URL": self.url,
+            "PORTAL_FRONTDOOR_PID": str(self.frontdoor.pid_path),
             **self.env,
         }
 
