@@ -31,7 +31,6 @@ import argparse
 import grp
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -40,6 +39,7 @@ from pathlib import Path
 from types import FrameType
 
 from portal.hosting.frontdoor import FrontDoor
+from portal.hosting.runner import http_status_line
 from portal.hosting.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,26 +191,8 @@ def start() -> int:
         supervisor.stop()
 
 
-def status_line(socket_path: Path, path: str, timeout: float = 4) -> str:
-    """The status line the server on `socket_path` answers to GET `path` ('' if none)."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(socket_path))
-            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
-            data = b""
-            while b"\r\n" not in data and len(data) < 4096:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError:
-        return ""
-    return data.split(b"\r\n", 1)[0].decode("latin-1")
-
-
 def healthcheck() -> int:
-    line = status_line(Layout.from_env().portal_socket, "/healthz")
+    line = http_status_line(Layout.from_env().portal_socket, "/healthz", timeout=4) or ""
     return 0 if line.split()[1:2] == ["200"] else 1
 
 

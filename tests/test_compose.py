@@ -362,7 +362,7 @@ def test_healthcheck_asks_the_portal_socket(tmp_path: Path, monkeypatch) -> None
         thread.start()
         try:
             assert container.main(["healthcheck"]) == 0
-            assert container.status_line(layout.portal_socket, "/nope").split()[1] == "404"
+            assert container.http_status_line(layout.portal_socket, "/nope").split()[1] == "404"
         finally:
             server.shutdown()
 

@@ -10,6 +10,7 @@ sets ``g.user`` from a verified session or bearer token, never from a header.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, g, request
@@ -17,13 +18,16 @@ from flask import Flask, g, request
 from portal import create_app, registry
 from portal.auth import authenticate_request
 from portal.identity import User
+from portal.registry import AppRecord
 from portal.settings import Settings
+from roles import AccessLevel
 
 __all__ = [
     "CONTRACT_USERS",
     "DEMO_USERS",
     "TEST_USER_HEADER",
     "FakeDirectory",
+    "app_record",
     "init_in_child",
     "install_test_identity",
     "make_app",
@@ -126,3 +130,30 @@ def init_in_child(data_dir: str) -> list[str]:
     app = make_app(Path(data_dir))
     with app.app_context():
         return [record.slug for record in registry.list_apps()]
+
+
+def app_record(
+    slug: str = "x",
+    *,
+    owner: str | None = "alice",
+    access: AccessLevel = AccessLevel.RESTRICTED,
+    co_owner_users: Iterable[str] = (),
+) -> AppRecord:
+    """An app's record as the registry would hold it, for tests of pure decisions."""
+    now = datetime.now(UTC)
+    return AppRecord(
+        slug=slug,
+        title=slug.title(),
+        description="",
+        tags=(),
+        thumbnail=None,
+        owner=owner,
+        co_owner_users=frozenset(co_owner_users),
+        co_owner_groups=frozenset(),
+        viewer_users=frozenset(),
+        viewer_groups=frozenset(),
+        access=access,
+        visible_in_portal=True,
+        created_at=now,
+        updated_at=now,
+    )

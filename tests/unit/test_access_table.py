@@ -16,6 +16,7 @@ import pytest
 from portal.identity import User
 from portal.registry import AppRecord
 from roles import AccessLevel, Action, AppAccess, can, can_view
+from tests.unit.conftest_registry import app_record
 
 UNAUTH, AUTH, RESTRICTED = (
     AccessLevel.UNAUTHENTICATED,
@@ -277,22 +278,7 @@ def test_deploy_follows_seed_002(
     roles: frozenset[str], relation: str | None, allowed: bool
 ) -> None:
     user = User(sub="s", username="bob", roles=roles)
-    app = AppRecord(
-        slug="x",
-        title="X",
-        description="",
-        tags=(),
-        thumbnail=None,
-        owner="bob" if relation == "owner" else "alice",
-        co_owner_users=frozenset({"bob"}) if relation == "co_owner" else frozenset(),
-        co_owner_groups=frozenset(),
-        viewer_users=frozenset(),
-        viewer_groups=frozenset(),
-        access=AccessLevel.RESTRICTED,
-        visible_in_portal=True,
-        created_at=datetime.now(UTC),
-        updated_at=datetime.now(UTC),
-    )
+    app = _app_for(relation)
     assert can(user, Action.DEPLOY_APP, app) is allowed
 
 
@@ -315,20 +301,7 @@ def test_operations_follow_seed_002(roles, relation, operate: bool, memory: bool
 
 
 def _app_for(relation: str | None) -> AppRecord:
-    now = datetime.now(UTC)
-    return AppRecord(
-        slug="x",
-        title="X",
-        description="",
-        tags=(),
-        thumbnail=None,
+    return app_record(
         owner="bob" if relation == "owner" else "alice",
-        co_owner_users=frozenset({"bob"}) if relation == "co_owner" else frozenset(),
-        co_owner_groups=frozenset(),
-        viewer_users=frozenset(),
-        viewer_groups=frozenset(),
-        access=AccessLevel.RESTRICTED,
-        visible_in_portal=True,
-        created_at=now,
-        updated_at=now,
+        co_owner_users={"bob"} if relation == "co_owner" else (),
     )

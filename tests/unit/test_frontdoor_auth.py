@@ -14,7 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.frontdoor_auth import decide
-from tests.unit.conftest_registry import DEMO_USERS, TEST_USER_HEADER, make_app
+from roles import AccessLevel
+from tests.unit.conftest_registry import DEMO_USERS, TEST_USER_HEADER, app_record, make_app
 
 
 @pytest.fixture(scope="module")
@@ -117,28 +118,7 @@ def test_writes_on_the_session_need_their_proof(method, path, content_type, csrf
 
 
 def _hello_app():
-    from datetime import UTC, datetime
-
-    from portal.registry import AppRecord
-    from roles import AccessLevel
-
-    now = datetime.now(UTC)
-    return AppRecord(
-        slug="hello",
-        title="Hello",
-        description="",
-        tags=(),
-        thumbnail=None,
-        owner="admin",
-        co_owner_users=frozenset(),
-        co_owner_groups=frozenset(),
-        viewer_users=frozenset(),
-        viewer_groups=frozenset(),
-        access=AccessLevel.AUTHENTICATED,
-        visible_in_portal=True,
-        created_at=now,
-        updated_at=now,
-    )
+    return app_record("hello", owner="admin", access=AccessLevel.AUTHENTICATED)
 
 
 # --- what the portal renders when the front door hands it a refused request -------------
