@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from portal.api import operations as operations_api
     from portal.deploys.startup import cli as platform_cli
     from portal.extensions import db, migrate
-    from portal.pages import admin, home, manager
+    from portal.pages import admin, home, manager, operate
 
     _configure_logging()
     settings = (settings or Settings.from_env()).resolved()
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(frontdoor_auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(manager.bp, url_prefix="/manager")
+    app.register_blueprint(operate.bp, url_prefix="/manager")
     app.register_blueprint(admin.bp, url_prefix="/admin")
 
     @app.get("/healthz")

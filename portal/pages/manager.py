@@ -20,6 +20,7 @@ from portal.identity import current_user
 from portal.keycloak_admin import DirectoryError
 from portal.pages import ACCESS_LABELS, directory, redirect_back
 from portal.pages.charts import daily_chart
+from portal.pages.operate_view import operating_view
 from roles import Action, can
 
 __all__ = ["bp"]
@@ -81,6 +82,7 @@ def app_settings(slug: str) -> str:
         app=app,
         may=may,
         deployments=[describe(slug, d) for d in deployments_of(slug)],
+        operate=operating_view(app, user),
         chart=chart,
         totals=totals,
         levels=[(level, ACCESS_LABELS[level], policy.allows(level)) for level in ACCESS_LABELS],
