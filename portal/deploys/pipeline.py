@@ -147,6 +147,7 @@ def spec_for(deployment: Deployment, venv: os.PathLike[str]) -> ProcessSpec:
         socket_path=paths.socket(slug, deployment.id),
         env=env_vars.values(app.id) | _platform_environment(app, deployment.entrypoint),
         workers=app.workers,
+        memory_limit_mb=app.memory_limit_mb,
         uid=app_uid(app.id) if hosting.isolation.per_app_uid else None,
         log_path=paths.app_log(slug),
         url_prefix=f"/apps/{slug}/",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from portal import audit
 from portal.extensions import db
 from portal.hosting.builds import build_wheel
 from portal.hosting.bundles import pack_directory
+from portal.hosting.memwatch import WATCHDOG
 from portal.registry import DEFAULT_APPS
 from portal.registry.models import App
 
@@ -130,12 +132,25 @@ def deploy_builtin_apps(say: Callable[[str], None] = print) -> dict[str, str]:
     return results
 
 
+def ensure_watchdog() -> None:
+    """The memory watchdog (portal.hosting.memwatch) runs next to the apps, under supervisord."""
+    supervisor = current_hosting().supervisor
+    supervisor.add_program(
+        WATCHDOG,
+        command=[sys.executable, "-m", "portal.hosting.memwatch", str(supervisor.root)],
+        env={},
+        directory=ROOT,
+        log_path=supervisor.root / "memwatch.log",
+    )
+
+
 @cli.command("start")
 def start_command() -> None:
     """Publish the app library, recover, start active apps, deploy the built-in ones."""
     hosting = current_hosting()
     hosting.paths.make()
     publish_appkit()
+    ensure_watchdog()
     interrupted = mark_interrupted()
     if interrupted:
         click.echo(f"apps: {interrupted} interrupted deployment(s) marked failed")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.hosting.memwatch import MemoryLimits
 from portal.registry.models import App
 
 from . import current_hosting
@@ -45,10 +46,13 @@ def process_json(slug: str, deployment: Deployment) -> dict[str, Any] | None:
     except Exception as error:  # the supervisor is a separate process: say so, do not fail
         log.warning("asking the supervisor about %s failed: %s", slug, error)
         return {"state": "UNKNOWN", "crash_loop": False, "description": "supervisor unreachable"}
+    limits = MemoryLimits(current_hosting().supervisor.root)
     return {
         "state": state.statename,
         "crash_loop": state.crash_loop,
         "description": state.description,
+        # The last restart for using more memory than allowed ({"at", "rss", "limit"}).
+        "out_of_memory": limits.last_event(process_name(slug, deployment.id)),
     }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from portal.hosting.isolation import Isolation, prepare_paths, venv_base_prefix, wrap
+from portal.hosting.memwatch import MemoryLimits
 from portal.hosting.supervisor import ProgramState, Supervisor, SupervisorError
 
 DEFAULT_WSGI_TARGET = "dash_appkit.serve:application"
@@ -42,6 +43,8 @@ class ProcessSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     uid: int | None = None
     url_prefix: str = ""
+    #: Restart the app when its processes together hold more (portal.hosting.memwatch).
+    memory_limit_mb: int | None = None
 
     def __post_init__(self) -> None:
         if not self.url_prefix:
@@ -165,6 +168,7 @@ class LocalRunner:
         )
         spec.socket_path.unlink(missing_ok=True)
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        MemoryLimits(self.supervisor.root).set(spec.name, spec.memory_limit_mb)
         base = venv_base_prefix(spec.venv_dir)
         argv = wrap(
             self.isolation,
@@ -207,7 +211,8 @@ class LocalRunner:
         return f"{spec.name} did not start ({why}). End of its log:\n{tail}"
 
     def stop(self, name: str) -> None:
-        """Remove the program (stopping it) and its socket file."""
+        """Remove the program (stopping it), its memory limit and its socket file."""
+        MemoryLimits(self.supervisor.root).set(name, None)
         command = self.supervisor.program_command(name) or []
         self.supervisor.remove_program(name)
         for arg, value in itertools.pairwise(command):

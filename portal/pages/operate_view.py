@@ -32,6 +32,8 @@ def operating_view(record: AppRecord, user: User) -> dict[str, Any] | None:
     else:
         process = process_json(record.slug, active) or {}
         state = "crash loop" if process.get("crash_loop") else str(process.get("state", "")).lower()
+        if process.get("out_of_memory"):
+            state += f" (restarted: out of memory at {process['out_of_memory']['at'][:19]})"
     return {
         "state": state,
         "active": active.id if active else None,
