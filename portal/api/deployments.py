@@ -106,6 +106,7 @@ def create_app() -> Response:
         )
     except RegistryError as error:
         raise ApiError(error.status, error.message) from error
+    current_hosting().routes.publish(record.slug)  # the front door knows it before it serves
     response = _answer(settings_json(record), 201)
     response.headers["Location"] = f"/api/apps/{record.slug}"
     return response

@@ -39,7 +39,12 @@ upstream app_{slug} {{
   # marked down: a refused connection is the app restarting, not a bad peer.
   server unix:{socket} max_fails=0;
   keepalive 32;
-  keepalive_timeout 30s;
+  # Shorter than gunicorn's own keep-alive (2 s), so nginx never reuses a connection the
+  # app has just closed; and no connection lives past 1 s, so within a second of a new
+  # version taking over (the symlink moved) every request goes to it, before the old one
+  # stops (it drains for 2 s).
+  keepalive_timeout 1s;
+  keepalive_time 1s;
 }}
 """
 
@@ -59,18 +64,19 @@ class Routes:
         return self.apps_run_dir / ROUTES
 
     def publish(self, slug: str) -> None:
-        """Route ``slug`` to its socket, and have nginx re-read its routes.
+        """Route ``slug`` to its socket; nginx re-reads its routes when this one is new.
 
-        Reloading also retires the workers' kept-alive connections to the version that
-        is about to stop: new requests open connections to the new one.
+        A new version of an app needs no reload: the route names the ``app.sock`` symlink,
+        and upstream connections live at most a second.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{slug}.conf"
         text = _ROUTE.format(slug=slug, socket=self.apps_run_dir / slug / "app.sock")
-        if not path.exists() or path.read_text() != text:
-            staged = path.with_suffix(".tmp")
-            staged.write_text(text)
-            os.replace(staged, path)
+        if path.exists() and path.read_text() == text:
+            return
+        staged = path.with_suffix(".tmp")
+        staged.write_text(text)
+        os.replace(staged, path)
         self.reload()
 
     def withdraw(self, slug: str) -> None:
@@ -78,14 +84,23 @@ class Routes:
         (self.folder / f"{slug}.conf").unlink(missing_ok=True)
         self.reload()
 
-    def reload(self) -> None:
+    def reload(self, timeout: float = 5) -> None:
+        """Have nginx re-read its configuration; return once workers that know it run.
+
+        A reload is asynchronous: until the new workers are up, a request for a new app
+        meets an old worker, which has no upstream for it.
+        """
         if self.pid_path is None:
             return
         try:
             pid = int(self.pid_path.read_text().strip())
+            before = _children_of(pid)
             os.kill(pid, signal.SIGHUP)
         except (OSError, ValueError):
-            pass  # not running (yet): it reads the routes when it starts
+            return  # not running (yet): it reads the routes when it starts
+        deadline = time.monotonic() + timeout
+        while not (_children_of(pid) - before) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 class FrontDoorError(RuntimeError):
@@ -321,6 +336,20 @@ class FrontDoor:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
         self.pid_path.unlink(missing_ok=True)
+
+
+def _children_of(pid: int) -> set[int]:
+    """The pids whose parent is ``pid`` (nginx's workers, for its master)."""
+    found = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as handle:
+                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.add(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -58,3 +58,32 @@ def test_nginx_accepts_the_configuration_with_routes(tmp_path: Path) -> None:
     )
     assert checked.returncode == 0, checked.stderr
     assert "proxy_pass http://app_$app_slug;" in door.config_path.read_text()
+
+
+def test_a_new_route_is_in_force_when_publish_returns(tmp_path: Path) -> None:
+    import socket
+
+    from portal.hosting.frontdoor import _children_of
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    door = FrontDoor(
+        root=tmp_path / "frontdoor",
+        listen=f"127.0.0.1:{port}",
+        portal_socket=tmp_path / "portal.sock",
+        apps_run_dir=tmp_path / "run",
+    )
+    door.start()
+    try:
+        pid = door.pid()
+        assert pid is not None
+        deadline = time.monotonic() + 5
+        while not _children_of(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        before = _children_of(pid)
+        Routes(door.apps_run_dir, door.pid_path).publish("fresh")
+        # Workers started after the route was written are already running.
+        assert _children_of(pid) - before
+    finally:
+        door.stop()
