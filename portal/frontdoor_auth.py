@@ -14,14 +14,17 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, render_template, request
 
 from portal import registry
 from portal.auth.csrf import SAFE_METHODS, session_csrf_token
 from portal.auth.decorators import anonymous_answer
+from portal.deploys import current_hosting
+from portal.deploys.operations import wake
 from portal.errors import ApiError
 from portal.identity import User, current_user
 from portal.registry import AppRecord
@@ -32,6 +35,8 @@ __all__ = ["Decision", "bp", "decide", "identity_headers"]
 bp = Blueprint("frontdoor", __name__)
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as registry.validation.check_slug
+#: How long a request to a sleeping app waits for it to start before a 503.
+WAKE_WAIT = 10.0
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -120,6 +125,17 @@ def _decide(method: str, path: str, content_type: str) -> tuple[Decision, User |
     return decision, user, slug
 
 
+_last_marked: dict[str, float] = {}
+
+
+def _mark_used(slug: str) -> None:
+    """Note that ``slug`` is in use (scale to zero), at most once a second per process."""
+    now = time.monotonic()
+    if now - _last_marked.get(slug, 0.0) >= 1.0:
+        _last_marked[slug] = now
+        current_hosting().idle.touch(slug)
+
+
 @bp.get("/_frontdoor/auth")
 def auth() -> Response:
     """nginx's auth_request: 200 plus identity headers, or 401/403 (rendered by :func:`refused`)."""
@@ -133,6 +149,7 @@ def auth() -> Response:
         return Response(status=401 if decision.status == 401 else 403)
     if request.headers.get("X-Page-Load") == "1":
         registry.record_view(slug, user.username if user else None)
+    _mark_used(slug)
     response = Response(status=200)
     if user is not None:
         response.headers.update(identity_headers(user))
@@ -148,7 +165,15 @@ def refused(slug: str, rest: str) -> Response:
         return anonymous_answer()
     if not decision.allowed:
         raise ApiError(decision.status, decision.message)
-    # Allowed, yet here: the app is not answering (not deployed yet, or restarting).
+    # Allowed, yet here: the app is not answering. Asleep (scale to zero): wake it; a page
+    # shows "starting", anything else waits and is sent again (307 keeps method and body).
+    page = request.method == "GET" and "text/html" in request.headers.get("Accept", "")
+    state = wake(slug, timeout=0.5 if page else WAKE_WAIT)
+    if state == "ready":
+        return Response(status=307, headers={"Location": request.full_path.rstrip("?")})
+    if state == "starting" and page:
+        html = render_template("starting.html", slug=slug)
+        return Response(html, status=503, headers={"Retry-After": "1"})
     raise ApiError(503, f"The app {slug!r} is not running right now. Try again in a moment.")
 
 

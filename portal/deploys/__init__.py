@@ -20,6 +20,7 @@ from flask import Flask, current_app
 
 from portal.hosting.builds import EnvironmentBuilder, default_python
 from portal.hosting.frontdoor import Routes
+from portal.hosting.idle import IdleTimeouts
 from portal.hosting.isolation import Isolation
 from portal.hosting.runner import LocalRunner, Runner
 from portal.hosting.supervisor import Supervisor
@@ -90,6 +91,11 @@ class Hosting:
     def routes(self) -> Routes:
         """The front door's per-app upstreams (kept alive), which the portal maintains."""
         return Routes(self.paths.run, self.settings.frontdoor_pid)
+
+    @functools.cached_property
+    def idle(self) -> IdleTimeouts:
+        """Idle timeouts and activity marks (scale to zero)."""
+        return IdleTimeouts(self.paths.supervisor, self.paths.run)
 
     @functools.cached_property
     def supervisor(self) -> Supervisor:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.extensions import db
-from portal.hosting.runner import StartError
+from portal.hosting.runner import StartError, http_status_line
 from portal.registry import app_target, get_app
 from portal.registry.database import file_lock
 from portal.registry.models import App
@@ -40,6 +40,7 @@ __all__ = [
     "follow_log",
     "set_running",
     "tail_log",
+    "wake",
 ]
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,33 @@ def set_running(slug: str, action: str, *, actor: str) -> str:
             hosting.runner.start(spec_for(deployment, venv))
         except StartError as error:
             raise OperationError(409, f"{slug!r} cannot start: {error}") from error
+    return "starting"
+
+
+def wake(slug: str, *, timeout: float) -> str:
+    """Start an app stopped for being idle; ``ready``, ``starting`` or ``down``.
+
+    ``down``: not asleep but not running either (stopped by its owner, a crash loop, never
+    deployed): nothing to wake. Waits up to ``timeout`` for it to answer.
+    """
+    hosting = current_hosting()
+    app = _app(slug)
+    deployment = active_deployment(app.id)
+    if deployment is None or app.stopped:
+        return "down"
+    name = process_name(slug, deployment.id)
+    state = hosting.runner.state(name).statename
+    if state in ("STOPPED", "EXITED"):
+        log.info("waking %s", slug)
+        hosting.runner.resume(name)
+    elif state not in ("STARTING", "RUNNING"):
+        return "down"
+    socket_path = hosting.paths.socket(slug, deployment.id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if http_status_line(socket_path, f"/apps/{slug}/", timeout=1) is not None:
+            return "ready"
+        time.sleep(0.1)
     return "starting"
 
 

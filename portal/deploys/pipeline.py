@@ -148,6 +148,7 @@ def spec_for(deployment: Deployment, venv: os.PathLike[str]) -> ProcessSpec:
         env=env_vars.values(app.id) | _platform_environment(app, deployment.entrypoint),
         workers=app.workers,
         memory_limit_mb=app.memory_limit_mb,
+        idle_timeout_s=app.idle_timeout_s,
         uid=app_uid(app.id) if hosting.isolation.per_app_uid else None,
         log_path=paths.app_log(slug),
         url_prefix=f"/apps/{slug}/",

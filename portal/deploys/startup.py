@@ -137,7 +137,13 @@ def ensure_watchdog() -> None:
     supervisor = current_hosting().supervisor
     supervisor.add_program(
         WATCHDOG,
-        command=[sys.executable, "-m", "portal.hosting.memwatch", str(supervisor.root)],
+        command=[
+            sys.executable,
+            "-m",
+            "portal.hosting.memwatch",
+            str(supervisor.root),
+            f"--run={current_hosting().paths.run}",
+        ],
         env={},
         directory=ROOT,
         log_path=supervisor.root / "memwatch.log",

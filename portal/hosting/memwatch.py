@@ -1,4 +1,4 @@
-"""The memory limit of apps: a watchdog that restarts an app past its limit.
+"""The watchdog next to the apps: memory limits, and scale to zero (:mod:`.idle`).
 
 Where the platform cannot write cgroups (cgroup v1 hosts, most containers, laptops), a
 kernel limit would only make the app's allocations fail inside it; the issue asks that an
@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .idle import IdleTimeouts, check_idle
 from .supervisor import Supervisor
 
 __all__ = ["EVENTS", "LIMITS", "MemoryLimits", "main", "tree_rss"]
@@ -130,13 +131,16 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m portal.hosting.memwatch <supervisor folder>``: run until stopped."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("root", type=Path)
+    parser.add_argument("--run", type=Path, help="the apps' run folder (activity marks)")
     parser.add_argument("--interval", type=float, default=1.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     supervisor, limits = Supervisor(args.root), MemoryLimits(args.root)
+    idle = IdleTimeouts(args.root, args.run)
     while True:
         try:
             check_once(supervisor, limits)
+            check_idle(supervisor, idle)
         except Exception:  # supervisord restarting, a file half-written: try again
             log.exception("memory check failed")
         time.sleep(args.interval)

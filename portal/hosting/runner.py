@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from portal.hosting.idle import IdleTimeouts
 from portal.hosting.isolation import Isolation, prepare_paths, venv_base_prefix, wrap
 from portal.hosting.memwatch import MemoryLimits
 from portal.hosting.supervisor import ProgramState, Supervisor, SupervisorError
@@ -45,6 +46,8 @@ class ProcessSpec:
     url_prefix: str = ""
     #: Restart the app when its processes together hold more (portal.hosting.memwatch).
     memory_limit_mb: int | None = None
+    #: Stop the app after this long without requests (portal.hosting.idle).
+    idle_timeout_s: int | None = None
 
     def __post_init__(self) -> None:
         if not self.url_prefix:
@@ -64,6 +67,9 @@ class Runner(Protocol):
 
     def state(self, name: str) -> ProgramState:
         """The version's state ('RUNNING', 'FATAL', 'ABSENT', ...)."""
+
+    def resume(self, name: str) -> None:
+        """Start again a version stopped for being idle (scale to zero)."""
 
     def wait_ready(self, spec: ProcessSpec, timeout: float) -> None:
         """Return once the version answers HTTP; raise StartError if it cannot."""
@@ -169,6 +175,7 @@ class LocalRunner:
         spec.socket_path.unlink(missing_ok=True)
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         MemoryLimits(self.supervisor.root).set(spec.name, spec.memory_limit_mb)
+        IdleTimeouts(self.supervisor.root).set(spec.name, spec.slug, spec.idle_timeout_s)
         base = venv_base_prefix(spec.venv_dir)
         argv = wrap(
             self.isolation,
@@ -213,11 +220,16 @@ class LocalRunner:
     def stop(self, name: str) -> None:
         """Remove the program (stopping it), its memory limit and its socket file."""
         MemoryLimits(self.supervisor.root).set(name, None)
+        IdleTimeouts(self.supervisor.root).set(name, "", None)
         command = self.supervisor.program_command(name) or []
         self.supervisor.remove_program(name)
         for arg, value in itertools.pairwise(command):
             if arg == "--bind" and value.startswith("unix:"):
                 Path(value.removeprefix("unix:")).unlink(missing_ok=True)
+
+    def resume(self, name: str) -> None:
+        """Start again a program the idle watchdog stopped."""
+        self.supervisor.resume(name)
 
     def state(self, name: str) -> ProgramState:
         """The program's state as supervisord reports it."""

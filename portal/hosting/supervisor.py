@@ -43,6 +43,8 @@ class ProgramState:
     description: str = ""
     exitstatus: int = 0
     pid: int = 0
+    #: When supervisord last started it (seconds since the epoch; 0 if never).
+    start: int = 0
 
     @property
     def crash_loop(self) -> bool:
@@ -275,8 +277,17 @@ stdout_logfile_backups=2
             if fault.faultCode == Faults.BAD_NAME:
                 return ProgramState(name=name, statename="ABSENT")
             raise
-        fields = ("statename", "description", "exitstatus", "pid")
+        fields = ("statename", "description", "exitstatus", "pid", "start")
         return ProgramState(name=name, **{key: info[key] for key in fields})
+
+    def pause(self, name: str) -> None:
+        """Stop the program but keep it configured (it starts again with `resume`)."""
+        self._stop_quietly(name)
+
+    def resume(self, name: str) -> None:
+        """Start a program stopped by `pause` (nothing if it already runs)."""
+        if self.state(name).statename in ("STOPPED", "EXITED", "BACKOFF", "FATAL"):
+            self._proxy().startProcess(name, False)
 
     def restart(self, name: str) -> None:
         """Stop (if running) and start the program again."""

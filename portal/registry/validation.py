@@ -50,7 +50,7 @@ EDITABLE_FIELDS = frozenset(
 )
 #: Bounds of the process settings (a 2-core laptop to a large host).
 WORKERS = (1, 16)
-IDLE_TIMEOUT_S = (60, 7 * 24 * 3600)
+IDLE_TIMEOUT_S = (10, 7 * 24 * 3600)
 MEMORY_LIMIT_MB = (64, 64 * 1024)
 PRINCIPAL_KEYS = frozenset({"users", "groups"})
 
