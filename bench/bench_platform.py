@@ -29,6 +29,7 @@ sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "keycloak"), str(H
 
 import frontdoor  # noqa: E402
 import kcctl  # noqa: E402
+import operations  # noqa: E402
 import requests  # noqa: E402
 import wrk  # noqa: E402
 from hosting_client import create_app, csrf_headers, deployment_log, pack, set_access  # noqa: E402
@@ -241,6 +242,11 @@ def summary(results: dict[str, Any]) -> None:
     pss = results["memory_pss_mb"]
     ok = verdict(pss <= GOALS["memory_mb"])
     print(f"   memory, total PSS                 {pss:8.0f} MB goal <= 1024 MB  {ok}")
+    cold_start, cli = results["cold_start_s"], results["cli_deploy_s"]
+    ok = verdict(cold_start <= operations.GOALS["cold_start_s"])
+    print(f"   cold start from zero              {cold_start:8.1f} s  goal <= 5 s      {ok}")
+    ok = verdict(cli <= operations.GOALS["cli_deploy_s"])
+    print(f"   dash-platform deploy, warm        {cli:8.1f} s  goal <= 15 s     {ok}")
 
 
 def main() -> int:
@@ -275,6 +281,7 @@ def main() -> int:
             results |= sales(stack, {w: users[w] for w in ("carol", "alice")}, calls)
             touch_apps(stack, users)
             results |= memory(stack)
+            results |= operations.measure(stack, users["alice"])
         summary(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)

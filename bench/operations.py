@@ -1,0 +1,78 @@
+"""Issue 11's figures: a cold start from zero processes, and `dash-platform deploy` end to end.
+
+- Cold start: the app is stopped for being idle (scale to zero); the time from a callback
+  sent to it until its answer (the front door holds the request while the app starts).
+- CLI deploy: `dash-platform deploy` of a small app, warm build cache, as CI runs it (the
+  realm's `dash-deploy` service user, client credentials), from the command to its exit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from hosting_client import callback_body, create_app, csrf_headers, deploy
+from stack import BenchStack, say
+
+__all__ = ["GOALS", "measure"]
+
+GOALS = {"cold_start_s": 5.0, "cli_deploy_s": 15.0}
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "tests" / "apps" / "global-callback"
+
+
+def _cold_start(stack: BenchStack, alice: requests.Session, slug: str) -> float:
+    base, api = stack.url, f"{stack.url}/api/apps/{slug}"
+    create_app(alice, base, slug, "Cold start")
+    first = deploy(alice, base, slug, APP)
+    alice.patch(api, json={"idle_timeout_s": 10}, headers=csrf_headers(alice, base))
+    alice.post(f"{api}/restart", headers=csrf_headers(alice, base))
+    deadline = time.monotonic() + 90
+    while alice.get(f"{api}/deployments/{first['id']}").json()["process"]["state"] != "STOPPED":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{slug} did not stop after 90 s idle")
+        time.sleep(0.5)
+    body = callback_body("gc-square", "children", [("gc-number", "value", 3)])
+    started = time.monotonic()
+    answer = alice.post(f"{base}/apps/{slug}/_dash-update-component", json=body, timeout=60)
+    elapsed = time.monotonic() - started
+    if answer.status_code != 200:
+        raise RuntimeError(f"the woken app answered {answer.status_code}")
+    return elapsed
+
+
+def _cli_deploy(stack: BenchStack, slug: str) -> float:
+    env = {
+        **os.environ,
+        "DASH_PLATFORM_URL": stack.url,
+        "DASH_PLATFORM_KEYCLOAK_URL": stack.keycloak.base_url,
+        "DASH_PLATFORM_CLIENT_ID": "dash-deploy",
+        "DASH_PLATFORM_CLIENT_SECRET": "dash-deploy-dev-secret",
+    }
+    cli = str(Path(sys.executable).parent / "dash-platform")
+    subprocess.run([cli, "create", slug], env=env, check=True, capture_output=True)
+    deploy_command = [cli, "deploy", str(APP), "--app", slug]
+    subprocess.run(deploy_command, env=env, check=True, capture_output=True)
+    started = time.monotonic()  # the second deploy: its build cache is warm
+    done = subprocess.run(deploy_command, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"dash-platform deploy failed: {done.stderr.strip()[-500:]}")
+    return elapsed
+
+
+def measure(stack: BenchStack, alice: requests.Session) -> dict[str, Any]:
+    """Both figures, printed; returns them for the summary."""
+    cold = _cold_start(stack, alice, "bench-cold")
+    cli = _cli_deploy(stack, "bench-cli")
+    say("\noperating an app")
+    ok_cold = "OK" if cold <= GOALS["cold_start_s"] else "MISSED"
+    ok_cli = "OK" if cli <= GOALS["cli_deploy_s"] else "MISSED"
+    say(f"   cold start from zero processes to the answer   {cold:5.1f} s  (goal <= 5 s) {ok_cold}")
+    say(f"   dash-platform deploy, warm build cache         {cli:5.1f} s  (goal <= 15 s) {ok_cli}")
+    return {"cold_start_s": cold, "cli_deploy_s": cli}
