@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -187,6 +188,8 @@ class LocalRunner:
             rundir=spec.run_dir,
             extra_ro=[base] if base else [],
         )
+        # Outside the isolation: timestamps every line the app prints (its log).
+        argv = [sys.executable, "-m", "portal.hosting.logstamp", "--", *argv]
         try:
             self.supervisor.add_program(
                 spec.name,
