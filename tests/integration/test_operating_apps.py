@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def test_environment_restart_stop_start_rollback_logs_and_delete(
 
     logs = alice.get(f"{api}/logs?tail=50", timeout=10)
     assert logs.status_code == 200 and "env-echo starting" in logs.text
+    started_line = next(line for line in logs.text.splitlines() if "env-echo starting" in line)
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z env-echo starting", started_line)
     assert "hello there" not in logs.text
 
     assert alice.post(f"{api}/stop", headers=headers, timeout=30).status_code == 202
