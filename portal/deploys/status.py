@@ -51,6 +51,7 @@ def process_json(slug: str, deployment: Deployment) -> dict[str, Any] | None:
         "state": state.statename,
         "crash_loop": state.crash_loop,
         "description": state.description,
+        "pid": state.pid,
         # The last restart for using more memory than allowed ({"at", "rss", "limit"}).
         "out_of_memory": limits.last_event(process_name(slug, deployment.id)),
     }

@@ -14,7 +14,7 @@ from flask import Blueprint, request, url_for
 from portal import audit, registry
 from portal.auth.decorators import requires
 from portal.deploys import env_vars
-from portal.deploys.operations import OperationError, delete_app, set_running
+from portal.deploys.operations import OperationError, activate, delete_app, set_running
 from portal.errors import ApiError
 from portal.extensions import db
 from portal.identity import User, current_user
@@ -52,6 +52,18 @@ def control(slug: str, action: str) -> Any:
     except OperationError as error:
         return _back(slug, error.message, "error")
     return _back(slug, f"{slug}: {state}.")
+
+
+@bp.post("/apps/<slug>/deployments/<int:deployment_id>/activate")
+@requires(Action.VIEW_APP_MANAGER)
+def activate_deployment(slug: str, deployment_id: int) -> Any:
+    """Serve a deployment that was built before (roll back or forward)."""
+    user, _ = _operator(slug)
+    try:
+        activate(slug, deployment_id, actor=user.username)
+    except OperationError as error:
+        return _back(slug, error.message, "error")
+    return _back(slug, f"Deployment {deployment_id} is serving.")
 
 
 @bp.post("/apps/<slug>/env")
@@ -101,10 +113,10 @@ def delete(slug: str) -> Any:
 @bp.post("/apps/<slug>/processes")
 @requires(Action.VIEW_APP_MANAGER)
 def processes(slug: str) -> Any:
-    """Workers (owners and admins) and the memory limit (admins): apply at the next start."""
+    """Workers and idle timeout (owners, admins), memory limit (admins): at the next start."""
     user, _ = _operator(slug)
     changes: dict[str, Any] = {}
-    for field in ("workers", "memory_limit_mb"):
+    for field in ("workers", "idle_timeout_s", "memory_limit_mb"):
         raw = request.form.get(field)
         if raw is None:
             continue

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from portal.deploys import env_vars
+from portal.deploys.models import Deployment, DeploymentStatus
 from portal.deploys.operations import tail_log
 from portal.deploys.pipeline import active_deployment
 from portal.deploys.status import process_json
 from portal.extensions import db
+from portal.hosting.memwatch import tree_rss
 from portal.identity import User
 from portal.registry import AppRecord
 from portal.registry.models import App
@@ -25,6 +27,7 @@ def operating_view(record: AppRecord, user: User) -> dict[str, Any] | None:
         return None
     app = db.session.execute(db.select(App).where(App.slug == record.slug)).scalar_one()
     active = active_deployment(app.id)
+    process: dict[str, Any] = {}
     if app.stopped:
         state = "stopped"
     elif active is None:
@@ -32,12 +35,27 @@ def operating_view(record: AppRecord, user: User) -> dict[str, Any] | None:
     else:
         process = process_json(record.slug, active) or {}
         state = "crash loop" if process.get("crash_loop") else str(process.get("state", "")).lower()
-        if process.get("out_of_memory"):
-            state += f" (restarted: out of memory at {process['out_of_memory']['at'][:19]})"
+        if state == "stopped":
+            state = "asleep (idle): the next request starts it"
+    failed = db.session.execute(
+        db.select(Deployment)
+        .where(Deployment.app_id == app.id, Deployment.status == DeploymentStatus.FAILED)
+        .order_by(Deployment.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     return {
         "state": state,
         "active": active.id if active else None,
+        "uptime": process.get("description", ""),
+        "memory_mb": _memory_mb(process.get("pid")),
+        "out_of_memory": process.get("out_of_memory"),
+        "last_error": failed.error if failed else None,
         "env_names": env_vars.names(app.id),
         "log": tail_log(record.slug, LOG_LINES),
         "may_set_memory": can(user, Action.SET_MEMORY_LIMIT, record),
     }
+
+
+def _memory_mb(pid: int | None) -> int | None:
+    """Resident memory of the app's processes, in MB (None when none runs)."""
+    return tree_rss(pid) >> 20 if pid else None

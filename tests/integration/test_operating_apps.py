@@ -65,6 +65,9 @@ def test_environment_restart_stop_start_rollback_logs_and_delete(
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z env-echo starting", started_line)
     assert "hello there" not in logs.text
 
+    manager = alice.get(f"{portal_url}/manager/apps/{SLUG}", timeout=10).text
+    assert 'id="overview"' in manager and " MB</div>" in manager  # memory in use, measured
+    assert "<code>GREETING</code>" in manager and "hello there" not in manager
     assert alice.post(f"{api}/stop", headers=headers, timeout=30).status_code == 202
     assert _layout(alice, portal_url).status_code == 503
     assert alice.post(f"{api}/start", headers=headers, timeout=30).status_code == 202

@@ -35,7 +35,8 @@ def post(client: FlaskClient, who: str, path: str, data: dict[str, str]):
 
 def test_owner_sees_the_sections_and_only_an_admin_the_memory_limit(client) -> None:
     html = page(client, "alice")
-    for section in ('id="processes"', 'id="environment"', 'id="logs"', 'id="delete"'):
+    sections = ("overview", "processes", "environment", "logs", "delete", "deployments")
+    for section in (f'id="{name}"' for name in sections):
         assert section in html
     assert 'name="memory_limit_mb"' not in html
     assert 'name="memory_limit_mb"' in page(client, "admin")
@@ -63,10 +64,13 @@ def test_the_log_tail_is_shown(app: Flask, client) -> None:
 
 
 def test_workers_are_saved_and_checked(app: Flask, client) -> None:
-    ok = post(client, "alice", "/manager/apps/sales/processes", {"workers": "3"})
+    ok = post(
+        client, "alice", "/manager/apps/sales/processes", {"workers": "3", "idle_timeout_s": "30"}
+    )
     assert "Saved" in ok.get_data(as_text=True)
     with app.app_context():
         assert registry.get_app("sales").workers == 3
+        assert registry.get_app("sales").idle_timeout_s == 30
     bad = post(client, "alice", "/manager/apps/sales/processes", {"workers": "99"})
     assert "workers" in bad.get_data(as_text=True)
     refused = post(client, "alice", "/manager/apps/sales/processes", {"memory_limit_mb": "512"})
@@ -76,6 +80,9 @@ def test_workers_are_saved_and_checked(app: Flask, client) -> None:
 def test_nothing_deployed_is_said_plainly(client) -> None:
     answer = post(client, "alice", "/manager/apps/sales/control/restart", {})
     assert "no active deployment" in answer.get_data(as_text=True)
+    activate = post(client, "alice", "/manager/apps/sales/deployments/9/activate", {})
+    assert "No deployment 9" in activate.get_data(as_text=True)
+    assert "not deployed" in page(client, "alice")
 
 
 def test_delete_needs_the_slug_typed(app: Flask, client) -> None:
@@ -95,6 +102,7 @@ def test_delete_needs_the_slug_typed(app: Flask, client) -> None:
         "/manager/apps/sales/env/X/delete",
         "/manager/apps/sales/delete",
         "/manager/apps/sales/processes",
+        "/manager/apps/sales/deployments/1/activate",
     ],
 )
 def test_others_may_not_operate(client, path: str) -> None:
