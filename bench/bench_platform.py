@@ -247,6 +247,9 @@ def summary(results: dict[str, Any]) -> None:
     print(f"   cold start from zero              {cold_start:8.1f} s  goal <= 5 s      {ok}")
     ok = verdict(cli <= operations.GOALS["cli_deploy_s"])
     print(f"   dash-platform deploy, warm        {cli:8.1f} s  goal <= 15 s     {ok}")
+    failed = results["redeploy_failed"]
+    ok = verdict(failed == 0)
+    print(f"   redeploy under load, failed       {failed:8d}    goal 0           {ok}")
 
 
 def main() -> int:
