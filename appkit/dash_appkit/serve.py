@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -57,6 +58,31 @@ class PrefixMiddleware:
             return [b"Not Found\n"]
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + self.prefix
         environ["PATH_INFO"] = path[len(self.prefix) :] or "/"
+        return self.app(environ, start_response)
+
+
+class FirstRequestGate:
+    """Lets a process's first request finish before any other starts.
+
+    Dash prepares itself on the first request of each process (it registers the scripts
+    it may serve), but marks that done before it is; under gunicorn's threads a second
+    request arriving meanwhile is served unprepared and fails ("not a registered
+    library"). A browser opening a page sends several at once, so this happens.
+    """
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    try:
+                        return self.app(environ, start_response)
+                    finally:
+                        self._ready = True
         return self.app(environ, start_response)
 
 
@@ -110,7 +136,7 @@ def load(entrypoint: str | None = None, prefix: str | None = None) -> WSGIApp:
                 prefix,
             )
         callback_check.install(obj)
-        return server
+        return FirstRequestGate(server)
     if callable(obj):
         return PrefixMiddleware(obj, prefix) if prefix.strip("/") else obj
     raise EntrypointError(

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -66,7 +68,7 @@ FLASK_APP = """
 def test_a_dash_app_is_served_through_its_flask_server_under_the_prefix(bundle):
     name = bundle(DASH_APP)
     app = serve.load(f"{name}:app")
-    assert isinstance(app, Flask)
+    assert isinstance(app, serve.FirstRequestGate) and isinstance(app.app, Flask)
     client = Client(app)
     index = client.get(PREFIX)
     assert index.status_code == 200
@@ -268,3 +270,27 @@ def test_use_pages_apps_honour_the_prefix(tmp_path):
         "home": "home page",
         "other_page": "other page",
     }
+
+
+def test_the_first_request_of_a_process_finishes_before_any_other_starts() -> None:
+    """Dash prepares itself on a process's first request; others must not overtake it."""
+    started, order = threading.Event(), []
+
+    def slow_first(environ, start_response):
+        if not order:
+            order.append("first begins")
+            started.set()
+            time.sleep(0.3)
+            order.append("first ends")
+        else:
+            order.append("second")
+        start_response("200 OK", [])
+        return [b""]
+
+    gate = serve.FirstRequestGate(slow_first)
+    first = threading.Thread(target=Client(gate).get, args=("/",))
+    first.start()
+    started.wait(5)
+    Client(gate).get("/")
+    first.join(5)
+    assert order == ["first begins", "first ends", "second"]
