@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 
 from portal import registry
+from portal.api import answer, signed_in
 from portal.errors import ApiError
-from portal.identity import User, current_user
+from portal.identity import current_user
 from portal.registry import AppRecord
 from portal.registry.validation import check_username
 from roles import Action, can
@@ -59,20 +60,6 @@ def settings_json(record: AppRecord) -> dict[str, Any]:
     }
 
 
-def _answer(body: Any) -> Response:
-    response = jsonify(body)
-    # Answers depend on who asks: no shared cache may keep them.
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _signed_in() -> User:
-    user = current_user()
-    if user is None:  # the same answer as portal.auth.decorators gives under /api
-        raise ApiError(401, "Sign-in required.", login_url="/login")
-    return user
-
-
 def _app_or_404(slug: str) -> AppRecord:
     record = registry.get_app(slug)
     if record is None:
@@ -94,7 +81,7 @@ def list_apps() -> Response:
     # Only apps the caller manages can pass VIEW_APP_INFO: ask roles.can about those alone
     # (asking about every app costs milliseconds at 1,000 apps).
     managed = {r.slug: r for r in registry.apps_managed_by(user)} if user else {}
-    return _answer(
+    return answer(
         {
             "apps": [
                 listing_json(
@@ -110,28 +97,28 @@ def list_apps() -> Response:
 @bp.get("/<slug>")
 def get_settings(slug: str) -> Response:
     """One app's settings, for its owner, co-owners and admins."""
-    user = _signed_in()
+    user = signed_in()
     record = _app_or_404(slug)
     if not can(user, Action.VIEW_APP_INFO, record):
         raise ApiError(403, f"Only the owner, co-owners and admins see the settings of {slug!r}.")
-    return _answer(settings_json(record))
+    return answer(settings_json(record))
 
 
 @bp.patch("/<slug>")
 def patch_settings(slug: str) -> Response:
     """Change some of an app's settings; all of them or none."""
-    user = _signed_in()
+    user = signed_in()
     record = _app_or_404(slug)
     if not can(user, Action.VIEW_APP_INFO, record):
         raise ApiError(403, f"Only the owner, co-owners and admins manage {slug!r}.")
     updated = registry.update_app(slug, _json_object(), actor=user)
-    return _answer(settings_json(updated))
+    return answer(settings_json(updated))
 
 
 @bp.put("/<slug>/owner")
 def put_owner(slug: str) -> Response:
     """Transfer an app to a new owner, who must hold a licensed_user seat."""
-    user = _signed_in()
+    user = signed_in()
     if not can(user, Action.TRANSFER_APPS):
         raise ApiError(403, "Only admins transfer apps.")
     _app_or_404(slug)
@@ -151,4 +138,4 @@ def put_owner(slug: str) -> Response:
         current_app.logger.warning("directory lookup of %r failed: %s", new_owner, error)
         raise ApiError(503, "The user directory did not answer; try again.") from error
     updated = registry.transfer_owner(slug, new_owner, actor=user, new_owner_is_licensed=licensed)
-    return _answer(settings_json(updated))
+    return answer(settings_json(updated))

@@ -13,19 +13,18 @@ Bearer tokens and the session cookie (with ``X-CSRF-Token``) are checked before 
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from portal import registry
+from portal.api import answer, signed_in
 from portal.deploys import current_hosting
 from portal.deploys.models import Deployment
 from portal.deploys.pipeline import DeployError, create_deployment, submit
 from portal.deploys.status import deployments_of, describe
 from portal.errors import ApiError
 from portal.extensions import db
-from portal.identity import User, current_user
+from portal.identity import User
 from portal.registry import AppRecord, RegistryError
 from portal.registry.models import App
 from roles import Action, can
@@ -41,22 +40,8 @@ BUNDLE_LIMIT = 50 * 1024 * 1024
 _GZIP_TYPES = {"application/gzip", "application/x-gzip", "application/x-tar+gzip"}
 
 
-def _answer(body: Any, status: int = 200) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _signed_in() -> User:
-    user = current_user()
-    if user is None:
-        raise ApiError(401, "Sign-in required.", login_url="/login")
-    return user
-
-
 def _managed_app(slug: str, action: Action = Action.VIEW_APP_INFO) -> tuple[User, AppRecord]:
-    user = _signed_in()
+    user = signed_in()
     record = registry.get_app(slug)
     if record is None:
         raise ApiError(404, f"No app {slug!r}.")
@@ -87,7 +72,7 @@ def _deployment(slug: str, deployment_id: int) -> Deployment:
 @bp.post("", strict_slashes=False)
 def create_app() -> Response:
     """Create an app owned by the caller: Restricted and hidden until they share it."""
-    user = _signed_in()
+    user = signed_in()
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, 'The body must be a JSON object: {"slug": ..., "title": ...}.')
@@ -107,7 +92,7 @@ def create_app() -> Response:
     except RegistryError as error:
         raise ApiError(error.status, error.message) from error
     current_hosting().routes.publish(record.slug)  # the front door knows it before it serves
-    response = _answer(settings_json(record), 201)
+    response = answer(settings_json(record), 201)
     response.headers["Location"] = f"/api/apps/{record.slug}"
     return response
 
@@ -132,7 +117,7 @@ def deploy(slug: str) -> Response:
     except DeployError as error:
         raise ApiError(error.status, error.message) from error
     submit(deployment.id)
-    response = _answer({"id": deployment.id, "status": deployment.status}, 202)
+    response = answer({"id": deployment.id, "status": deployment.status}, 202)
     response.headers["Location"] = f"/api/apps/{slug}/deployments/{deployment.id}"
     return response
 
@@ -141,14 +126,14 @@ def deploy(slug: str) -> Response:
 def list_deployments(slug: str) -> Response:
     """The app's deployments, newest first."""
     _managed_app(slug)
-    return _answer({"deployments": [describe(slug, d) for d in deployments_of(slug)]})
+    return answer({"deployments": [describe(slug, d) for d in deployments_of(slug)]})
 
 
 @bp.get("/<slug>/deployments/<int:deployment_id>")
 def get_deployment(slug: str, deployment_id: int) -> Response:
     """One deployment's status (and why it failed)."""
     _managed_app(slug)
-    return _answer(describe(slug, _deployment(slug, deployment_id)))
+    return answer(describe(slug, _deployment(slug, deployment_id)))
 
 
 @bp.get("/<slug>/deployments/<int:deployment_id>/log")

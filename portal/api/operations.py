@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, Response, request, stream_with_context
 
 from portal import audit, registry
+from portal.api import answer, signed_in
 from portal.deploys import env_vars
 from portal.deploys.operations import (
     OperationError,
@@ -28,35 +29,27 @@ from portal.deploys.pipeline import system_environment
 from portal.deploys.status import describe
 from portal.errors import ApiError
 from portal.extensions import db
-from portal.identity import User, current_user
+from portal.identity import User
 from portal.registry import app_target
 from portal.registry.models import App
 from roles import Action, can
 
-__all__ = ["bp"]
+__all__ = ["bp", "operator_of"]
 
 bp = Blueprint("api_operations", __name__, url_prefix="/api/apps")
 
 _MAX_TAIL = 10_000
 
 
-def _operator(slug: str) -> tuple[User, App]:
-    user = current_user()
-    if user is None:
-        raise ApiError(401, "Sign-in required.", login_url="/login")
+def operator_of(slug: str) -> tuple[User, App]:
+    """The caller and the app, if the caller may operate it (seed 002); else 401/403/404."""
+    user = signed_in()
     record = registry.get_app(slug)
     if record is None:
         raise ApiError(404, f"No app {slug!r}.")
     if not can(user, Action.OPERATE_APP, record):
         raise ApiError(403, f"Only the owner, co-owners and admins operate {slug!r}.")
     return user, db.session.execute(db.select(App).where(App.slug == slug)).scalar_one()
-
-
-def _answer(body: Any, status: int = 200) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _empty(status: int) -> Response:
@@ -73,14 +66,14 @@ def _run(operation: Any, *args: Any, **kwargs: Any) -> Any:
 @bp.post("/<slug>/deployments/<int:deployment_id>/activate")
 def activate_deployment(slug: str, deployment_id: int) -> Response:
     """Roll back or forward to a deployment that was built before."""
-    user, _ = _operator(slug)
-    return _answer(describe(slug, _run(activate, slug, deployment_id, actor=user.username)))
+    user, _ = operator_of(slug)
+    return answer(describe(slug, _run(activate, slug, deployment_id, actor=user.username)))
 
 
 @bp.get("/<slug>/logs")
 def logs(slug: str) -> Response:
     """The app's output, newest last; ``follow=1`` keeps the answer open and streams."""
-    _operator(slug)
+    operator_of(slug)
     try:
         lines = min(max(int(request.args.get("tail", "200")), 0), _MAX_TAIL)
     except ValueError as error:
@@ -95,14 +88,14 @@ def logs(slug: str) -> Response:
 @bp.get("/<slug>/env")
 def list_env(slug: str) -> Response:
     """The names of the app's variables, and the platform's own (read-only)."""
-    _, app = _operator(slug)
-    return _answer({"names": env_vars.names(app.id), "system": system_environment(app)})
+    _, app = operator_of(slug)
+    return answer({"names": env_vars.names(app.id), "system": system_environment(app)})
 
 
 @bp.route("/<slug>/env/<name>", methods=["PUT", "DELETE"])
 def change_env(slug: str, name: str) -> Response:
     """Set (PUT ``{"value"}``) or unset (DELETE) one variable; applies at the next start."""
-    user, app = _operator(slug)
+    user, app = operator_of(slug)
     try:
         env_vars.check_name(name)
         if request.method == "PUT":
@@ -125,14 +118,14 @@ def change_env(slug: str, name: str) -> Response:
 @bp.post("/<slug>/<any(restart, stop, start):action>")
 def run_control(slug: str, action: str) -> Response:
     """Start, stop or restart the app's processes (answered at once)."""
-    user, _ = _operator(slug)
+    user, _ = operator_of(slug)
     state = _run(set_running, slug, action, actor=user.username)
-    return _answer({"status": state}, 202)
+    return answer({"status": state}, 202)
 
 
 @bp.delete("/<slug>")
 def delete(slug: str) -> Response:
     """Stop the app and remove it (404 afterwards); the audit log keeps its history."""
-    user, _ = _operator(slug)
+    user, _ = operator_of(slug)
     _run(delete_app, slug, actor=user.username)
     return _empty(204)

@@ -12,30 +12,18 @@ from typing import Any
 from flask import Blueprint, request, url_for
 
 from portal import audit, registry
+from portal.api.operations import operator_of
 from portal.auth.decorators import requires
 from portal.deploys import env_vars
 from portal.deploys.operations import OperationError, activate, delete_app, set_running
 from portal.errors import ApiError
-from portal.extensions import db
-from portal.identity import User, current_user
 from portal.pages import redirect_back
 from portal.registry import app_target
-from portal.registry.models import App
-from roles import Action, can
+from roles import Action
 
 __all__ = ["bp"]
 
 bp = Blueprint("operate", __name__)
-
-
-def _operator(slug: str) -> tuple[User, App]:
-    user = current_user()
-    record = registry.get_app(slug)
-    if record is None:
-        raise ApiError(404, f"No app {slug!r}.")
-    if not can(user, Action.OPERATE_APP, record):
-        raise ApiError(403, f"Only the owner, co-owners and admins operate {record.title!r}.")
-    return user, db.session.execute(db.select(App).where(App.slug == slug)).scalar_one()
 
 
 def _back(slug: str, message: str, category: str = "ok") -> Any:
@@ -46,7 +34,7 @@ def _back(slug: str, message: str, category: str = "ok") -> Any:
 @requires(Action.VIEW_APP_MANAGER)
 def control(slug: str, action: str) -> Any:
     """Start, stop or restart the app's processes."""
-    user, _ = _operator(slug)
+    user, _ = operator_of(slug)
     try:
         state = set_running(slug, action, actor=user.username)
     except OperationError as error:
@@ -58,7 +46,7 @@ def control(slug: str, action: str) -> Any:
 @requires(Action.VIEW_APP_MANAGER)
 def activate_deployment(slug: str, deployment_id: int) -> Any:
     """Serve a deployment that was built before (roll back or forward)."""
-    user, _ = _operator(slug)
+    user, _ = operator_of(slug)
     try:
         activate(slug, deployment_id, actor=user.username)
     except OperationError as error:
@@ -70,7 +58,7 @@ def activate_deployment(slug: str, deployment_id: int) -> Any:
 @requires(Action.VIEW_APP_MANAGER)
 def set_env(slug: str) -> Any:
     """Set one variable (the value is write-only); it applies at the next start."""
-    user, app = _operator(slug)
+    user, app = operator_of(slug)
     name = request.form.get("name", "").strip()
     try:
         env_vars.check_name(name)
@@ -86,7 +74,7 @@ def set_env(slug: str) -> Any:
 @requires(Action.VIEW_APP_MANAGER)
 def unset_env(slug: str, name: str) -> Any:
     """Unset one variable."""
-    user, app = _operator(slug)
+    user, app = operator_of(slug)
     with audit.transaction():
         removed = env_vars.remove(app.id, name)
         if removed:
@@ -100,7 +88,7 @@ def unset_env(slug: str, name: str) -> Any:
 @requires(Action.VIEW_APP_MANAGER)
 def delete(slug: str) -> Any:
     """Delete the app once its slug is typed to confirm."""
-    user, _ = _operator(slug)
+    user, _ = operator_of(slug)
     if request.form.get("confirm", "").strip() != slug:
         return _back(slug, f"Type {slug} to confirm the deletion.", "error")
     try:
@@ -114,7 +102,7 @@ def delete(slug: str) -> Any:
 @requires(Action.VIEW_APP_MANAGER)
 def processes(slug: str) -> Any:
     """Workers and idle timeout (owners, admins), memory limit (admins): at the next start."""
-    user, _ = _operator(slug)
+    user, _ = operator_of(slug)
     changes: dict[str, Any] = {}
     for field in ("workers", "idle_timeout_s", "memory_limit_mb"):
         raw = request.form.get(field)
