@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .memwatch import process_children
+
 __all__ = ["ROUTES", "FrontDoor", "FrontDoorError", "Routes", "find_nginx"]
 
 #: The portal's session cookie: an app never sees it (it would let the app act as the user).
@@ -340,16 +342,7 @@ class FrontDoor:
 
 def _children_of(pid: int) -> set[int]:
     """The pids whose parent is ``pid`` (nginx's workers, for its master)."""
-    found = set()
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat") as handle:
-                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.add(int(entry.name))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
+    return set(process_children().get(pid, ()))
 
 
 def _alive(pid: int) -> bool:

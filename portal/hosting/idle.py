@@ -10,12 +10,12 @@ than its timeout. Waking it is the portal's job (``portal.deploys.operations.wak
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from pathlib import Path
 
+from .statefile import read_json, write_json
 from .supervisor import Supervisor
 
 __all__ = ["IDLE", "IdleTimeouts", "check_idle"]
@@ -34,25 +34,15 @@ class IdleTimeouts:
         self.activity = (run_dir or root) / ACTIVITY
 
     def set(self, program: str, slug: str, seconds: int | None) -> None:
-        try:
-            current = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            current = {}
+        current = read_json(self.path)
         if seconds is None:
             current.pop(program, None)
         else:
             current[program] = {"slug": slug, "seconds": seconds}
-        staged = self.path.with_name(f".{self.path.name}.tmp")
-        staged.write_text(json.dumps(current, sort_keys=True))
-        staged.chmod(0o600)
-        os.replace(staged, self.path)
+        write_json(self.path, current)
 
     def timeouts(self) -> dict[str, dict]:
-        try:
-            value = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return value if isinstance(value, dict) else {}
+        return read_json(self.path)
 
     def touch(self, slug: str) -> None:
         """Mark ``slug`` as used now."""

@@ -14,7 +14,6 @@ runner; what happened lives in ``<supervisor>/memory-events.json`` (program → 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import time
@@ -23,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from .idle import IdleTimeouts, check_idle
+from .statefile import read_json, write_json
 from .supervisor import Supervisor
 
-__all__ = ["EVENTS", "LIMITS", "MemoryLimits", "main", "tree_rss"]
+__all__ = ["EVENTS", "LIMITS", "MemoryLimits", "main", "process_children", "tree_rss"]
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +35,6 @@ WATCHDOG = "platform-memwatch"
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    staged = path.with_name(f".{path.name}.tmp")
-    staged.write_text(json.dumps(value, sort_keys=True))
-    staged.chmod(0o600)
-    os.replace(staged, path)
-
-
 class MemoryLimits:
     """The limits the runner sets and the events the watchdog records, in one folder."""
 
@@ -57,27 +42,27 @@ class MemoryLimits:
         self.limits_path, self.events_path = root / LIMITS, root / EVENTS
 
     def set(self, program: str, megabytes: int | None) -> None:
-        limits = _read_json(self.limits_path)
+        limits = read_json(self.limits_path)
         if megabytes is None:
             limits.pop(program, None)
         else:
             limits[program] = megabytes * 1024 * 1024
-        _write_json(self.limits_path, limits)
+        write_json(self.limits_path, limits)
 
     def limits(self) -> dict[str, int]:
-        return {k: int(v) for k, v in _read_json(self.limits_path).items()}
+        return {k: int(v) for k, v in read_json(self.limits_path).items()}
 
     def record(self, program: str, rss: int, limit: int) -> None:
-        events = _read_json(self.events_path)
+        events = read_json(self.events_path)
         events[program] = {"at": datetime.now(UTC).isoformat(), "rss": rss, "limit": limit}
-        _write_json(self.events_path, events)
+        write_json(self.events_path, events)
 
     def last_event(self, program: str) -> dict[str, Any] | None:
-        event = _read_json(self.events_path).get(program)
+        event = read_json(self.events_path).get(program)
         return event if isinstance(event, dict) else None
 
 
-def _children() -> dict[int, list[int]]:
+def process_children() -> dict[int, list[int]]:
     """Every process's children, from /proc (one pass)."""
     found: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
@@ -94,7 +79,7 @@ def _children() -> dict[int, list[int]]:
 
 def tree_rss(pid: int, children: dict[int, list[int]] | None = None) -> int:
     """Resident bytes of ``pid`` and all its descendants."""
-    children = children if children is not None else _children()
+    children = children if children is not None else process_children()
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
@@ -111,7 +96,7 @@ def check_once(supervisor: Supervisor, limits: MemoryLimits) -> list[str]:
     """Restart every app over its limit; returns the programs restarted."""
     restarted = []
     wanted = limits.limits()
-    children = _children() if wanted else {}
+    children = process_children() if wanted else {}
     for program, limit in wanted.items():
         state = supervisor.state(program)
         if state.statename != "RUNNING" or not state.pid:
