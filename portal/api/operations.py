@@ -18,14 +18,13 @@ from portal import audit, registry
 from portal.api import answer, signed_in
 from portal.deploys import env_vars
 from portal.deploys.operations import (
-    OperationError,
     activate,
     delete_app,
     follow_log,
     set_running,
     tail_log,
 )
-from portal.deploys.pipeline import system_environment
+from portal.deploys.pipeline import DeployError, system_environment
 from portal.deploys.status import describe
 from portal.errors import ApiError
 from portal.extensions import db
@@ -59,7 +58,7 @@ def _empty(status: int) -> Response:
 def _run(operation: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return operation(*args, **kwargs)
-    except OperationError as error:
+    except DeployError as error:
         raise ApiError(error.status, error.message) from error
 
 

@@ -19,7 +19,6 @@ from portal.extensions import db
 from portal.hosting.runner import StartError, http_status_line
 from portal.registry import app_target, get_app
 from portal.registry.database import file_lock
-from portal.registry.models import App
 from portal.registry.store import bump_version
 
 from . import current_hosting
@@ -27,14 +26,15 @@ from .models import AppEnvVar, Deployment, DeploymentStatus
 from .pipeline import (
     DRAIN_SECONDS,
     START_TIMEOUT,
+    DeployError,
     active_deployment,
+    app_row,
     process_name,
     spec_for,
     switch_to,
 )
 
 __all__ = [
-    "OperationError",
     "activate",
     "delete_app",
     "follow_log",
@@ -49,33 +49,18 @@ log = logging.getLogger(__name__)
 _TAIL_BYTES = 4 * 1024 * 1024
 
 
-class OperationError(Exception):
-    """An operation refused: a status and a message for the caller."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-def _app(slug: str) -> App:
-    app = db.session.execute(select(App).where(App.slug == slug)).scalar_one_or_none()
-    if app is None:
-        raise OperationError(404, f"No app {slug!r}.")
-    return app
-
-
 def activate(slug: str, deployment_id: int, *, actor: str) -> Deployment:
     """Serve a deployment that was built before (roll back or forward); the old one stops."""
     hosting = current_hosting()
-    app = _app(slug)
+    app = app_row(slug)
     deployment = db.session.get(Deployment, deployment_id)
     if deployment is None or deployment.app_id != app.id:
-        raise OperationError(404, f"No deployment {deployment_id} of {slug!r}.")
+        raise DeployError(404, f"No deployment {deployment_id} of {slug!r}.")
     if deployment.status == DeploymentStatus.ACTIVE and not app.stopped:
         return deployment
     venv = hosting.paths.envs / (deployment.environment or "-")
     if deployment.status == DeploymentStatus.FAILED or not (venv / ".complete").exists():
-        raise OperationError(409, f"Deployment {deployment_id} was never built: deploy again.")
+        raise DeployError(409, f"Deployment {deployment_id} was never built: deploy again.")
     with file_lock(hosting.paths.lock(slug)):
         spec = spec_for(deployment, venv)
         try:
@@ -83,9 +68,7 @@ def activate(slug: str, deployment_id: int, *, actor: str) -> Deployment:
             hosting.runner.wait_ready(spec, START_TIMEOUT)
         except StartError as error:
             hosting.runner.stop(spec.name)
-            raise OperationError(
-                409, f"Deployment {deployment_id} did not start: {error}"
-            ) from error
+            raise DeployError(409, f"Deployment {deployment_id} did not start: {error}") from error
         replaced = switch_to(deployment, slug)
         with audit.transaction():
             app.stopped = False
@@ -107,10 +90,10 @@ def set_running(slug: str, action: str, *, actor: str) -> str:
     worker counts apply here.
     """
     hosting = current_hosting()
-    app = _app(slug)
+    app = app_row(slug)
     deployment = active_deployment(app.id)
     if deployment is None:
-        raise OperationError(409, f"{slug!r} has no active deployment: deploy it first.")
+        raise DeployError(409, f"{slug!r} has no active deployment: deploy it first.")
     name = process_name(slug, deployment.id)
     with file_lock(hosting.paths.lock(slug)):
         with audit.transaction():
@@ -124,7 +107,7 @@ def set_running(slug: str, action: str, *, actor: str) -> str:
         try:
             hosting.runner.start(spec_for(deployment, venv))
         except StartError as error:
-            raise OperationError(409, f"{slug!r} cannot start: {error}") from error
+            raise DeployError(409, f"{slug!r} cannot start: {error}") from error
     return "starting"
 
 
@@ -135,7 +118,7 @@ def wake(slug: str, *, timeout: float) -> str:
     deployed): nothing to wake. Waits up to ``timeout`` for it to answer.
     """
     hosting = current_hosting()
-    app = _app(slug)
+    app = app_row(slug)
     deployment = active_deployment(app.id)
     if deployment is None or app.stopped:
         return "down"
@@ -170,13 +153,13 @@ def _read_tail(path: Path, lines: int) -> tuple[str, int]:
 
 def tail_log(slug: str, lines: int) -> str:
     """The app's own output, newest last."""
-    _app(slug)
+    app_row(slug)
     return _read_tail(current_hosting().paths.app_log(slug), lines)[0]
 
 
 def follow_log(slug: str, lines: int, *, seconds: float = 3600) -> Iterator[str]:
     """The tail, then whatever the app writes next, for up to ``seconds`` (a stream)."""
-    _app(slug)
+    app_row(slug)
     path = current_hosting().paths.app_log(slug)
     text, position = _read_tail(path, lines)
 
@@ -208,7 +191,7 @@ def delete_app(slug: str, *, actor: str) -> None:
     """Stop the app, forget it (the audit log keeps its history), free what only it used."""
     hosting = current_hosting()
     paths = hosting.paths
-    app = _app(slug)
+    app = app_row(slug)
     record = get_app(slug)
     deployments = list(
         db.session.execute(select(Deployment).where(Deployment.app_id == app.id)).scalars()

@@ -37,6 +37,7 @@ __all__ = [
     "START_TIMEOUT",
     "DeployError",
     "active_deployment",
+    "app_row",
     "create_deployment",
     "process_name",
     "run_deployment",
@@ -55,7 +56,7 @@ DRAIN_SECONDS = 2.0
 
 
 class DeployError(Exception):
-    """A deployment refused before anything changed: a status and a message for the caller."""
+    """A deployment or an operation refused, nothing changed: a status and a message."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -67,7 +68,8 @@ def process_name(slug: str, deployment_id: int) -> str:
     return f"app-{slug}-{deployment_id}"
 
 
-def _app_row(slug: str) -> App:
+def app_row(slug: str) -> App:
+    """The app's row; DeployError 404 when there is none."""
     app = db.session.execute(select(App).where(App.slug == slug)).scalar_one_or_none()
     if app is None:
         raise DeployError(404, f"No app {slug!r}.")
@@ -80,7 +82,7 @@ def create_deployment(slug: str, bundle: bytes, *, entrypoint: str, actor: str) 
     Raises :class:`DeployError` (400/404/413/422) before changing anything.
     """
     paths = current_hosting().paths
-    app = _app_row(slug)
+    app = app_row(slug)
     try:
         entrypoint = check_entrypoint(entrypoint)
         incoming = paths.bundles(slug) / f".incoming-{uuid.uuid4().hex}"

@@ -15,7 +15,8 @@ from portal import audit, registry
 from portal.api.operations import operator_of
 from portal.auth.decorators import requires
 from portal.deploys import env_vars
-from portal.deploys.operations import OperationError, activate, delete_app, set_running
+from portal.deploys.operations import activate, delete_app, set_running
+from portal.deploys.pipeline import DeployError
 from portal.errors import ApiError
 from portal.pages import redirect_back
 from portal.registry import app_target
@@ -37,7 +38,7 @@ def control(slug: str, action: str) -> Any:
     user, _ = operator_of(slug)
     try:
         state = set_running(slug, action, actor=user.username)
-    except OperationError as error:
+    except DeployError as error:
         return _back(slug, error.message, "error")
     return _back(slug, f"{slug}: {state}.")
 
@@ -49,7 +50,7 @@ def activate_deployment(slug: str, deployment_id: int) -> Any:
     user, _ = operator_of(slug)
     try:
         activate(slug, deployment_id, actor=user.username)
-    except OperationError as error:
+    except DeployError as error:
         return _back(slug, error.message, "error")
     return _back(slug, f"Deployment {deployment_id} is serving.")
 
@@ -93,7 +94,7 @@ def delete(slug: str) -> Any:
         return _back(slug, f"Type {slug} to confirm the deletion.", "error")
     try:
         delete_app(slug, actor=user.username)
-    except OperationError as error:
+    except DeployError as error:
         return _back(slug, error.message, "error")
     return redirect_back(url_for("manager.index"), f"{slug} is deleted.")
 
