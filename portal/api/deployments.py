@@ -20,6 +20,7 @@ from portal import registry
 from portal.api import answer, signed_in
 from portal.deploys import current_hosting
 from portal.deploys.models import Deployment
+from portal.deploys.operations import create_app as create_hosted_app
 from portal.deploys.pipeline import DeployError, create_deployment, submit
 from portal.deploys.status import deployments_of, describe
 from portal.errors import ApiError
@@ -83,15 +84,11 @@ def create_app() -> Response:
     if not isinstance(slug, str):
         raise ApiError(422, "slug must be a string of lower-case letters, digits and dashes.")
     try:
-        record = registry.initialize_app(
-            slug,
-            owner=user,
-            title=body.get("title"),
-            description=body.get("description") or "",
+        record = create_hosted_app(
+            slug, owner=user, title=body.get("title"), description=body.get("description") or ""
         )
     except RegistryError as error:
         raise ApiError(error.status, error.message) from error
-    current_hosting().routes.publish(record.slug)  # the front door knows it before it serves
     response = answer(settings_json(record), 201)
     response.headers["Location"] = f"/api/apps/{record.slug}"
     return response

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from portal import audit
 from portal.extensions import db
 from portal.hosting.runner import StartError, http_status_line
-from portal.registry import app_target, get_app
+from portal.identity import User
+from portal.registry import AppRecord, app_target, get_app, initialize_app
 from portal.registry.database import file_lock
 from portal.registry.store import bump_version
 
@@ -36,6 +37,7 @@ from .pipeline import (
 
 __all__ = [
     "activate",
+    "create_app",
     "delete_app",
     "follow_log",
     "set_running",
@@ -47,6 +49,16 @@ log = logging.getLogger(__name__)
 
 #: How much of the end of a log one answer reads at most.
 _TAIL_BYTES = 4 * 1024 * 1024
+
+
+def create_app(
+    slug: str, *, owner: User, title: str | None = None, description: str = ""
+) -> AppRecord:
+    """Register a new app owned by ``owner`` (RegistryError when refused), and give the
+    front door its route, so it knows the app before the first deployment serves."""
+    record = initialize_app(slug, owner=owner, title=title, description=description)
+    current_hosting().routes.publish(record.slug)
+    return record
 
 
 def activate(slug: str, deployment_id: int, *, actor: str) -> Deployment:

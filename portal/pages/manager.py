@@ -14,7 +14,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 
 from portal import registry
 from portal.auth.decorators import requires
-from portal.deploys import current_hosting
+from portal.deploys.operations import create_app
 from portal.deploys.status import deployments_of, describe
 from portal.errors import ApiError
 from portal.identity import current_user
@@ -97,10 +97,9 @@ def initialize() -> Any:
     slug = request.form.get("slug", "").strip()
     title = request.form.get("title", "").strip() or None
     try:
-        record = registry.initialize_app(slug, owner=current_user(), title=title)
+        record = create_app(slug, owner=current_user(), title=title)
     except ApiError as error:
         return redirect_back(url_for("manager.index"), error.message, "error")
-    current_hosting().routes.publish(record.slug)  # the front door knows it before it serves
     return redirect_back(
         url_for("manager.app_settings", slug=record.slug),
         f"{record.title} is created: deploy a bundle to it. It is Restricted and hidden "
