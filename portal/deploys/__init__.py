@@ -18,6 +18,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from portal.hosting import memlimit
 from portal.hosting.builds import EnvironmentBuilder, default_python
 from portal.hosting.frontdoor import Routes
 from portal.hosting.idle import IdleTimeouts
@@ -60,6 +61,11 @@ class Hosting:
     @functools.cached_property
     def isolation(self) -> Isolation:
         return Isolation.detect(sandbox=self.settings.app_sandbox)
+
+    @functools.cached_property
+    def memory_enforcement(self) -> str:
+        """How an app's memory limit is enforced on this host, in words."""
+        return memlimit.enforcement()
 
     @functools.cached_property
     def builder(self) -> EnvironmentBuilder:

@@ -1,11 +1,12 @@
 """The watchdog next to the apps: memory limits, and scale to zero (:mod:`.idle`).
 
-Where the platform cannot write cgroups (cgroup v1 hosts, most containers, laptops), a
-kernel limit would only make the app's allocations fail inside it; the issue asks that an
-app past its limit be stopped and restarted, with the reason said. This watchdog runs as
-one supervisord program next to the apps: every second it adds up the resident memory of
-each limited app's process tree (gunicorn master and workers, inside the sandbox too),
-and restarts an app over its limit through supervisord, recording when and how much.
+An app past its memory limit is stopped and restarted, with the reason said. The kernel
+does the stopping where the app runs in a cgroup (:mod:`.memlimit`): its OOM killer ends
+the app's largest process, and this watchdog, seeing the cgroup's ``oom_kill`` count
+grow, records it and restarts the whole app through supervisord. Where there is no
+cgroup, the watchdog itself adds up the resident memory of the app's process tree
+(gunicorn master and workers, inside the sandbox too) every second and restarts an app
+over its limit.
 
 The limits live in ``<supervisor>/memory-limits.json`` (program → bytes), written by the
 runner; what happened lives in ``<supervisor>/memory-events.json`` (program → event).
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .idle import IdleTimeouts, check_idle
+from .memlimit import CGROUP_PREFIX, Cgroup, own_cgroup, program_cgroup
 from .statefile import read_json, write_json
 from .supervisor import Supervisor
 
@@ -52,9 +54,17 @@ class MemoryLimits:
     def limits(self) -> dict[str, int]:
         return {k: int(v) for k, v in read_json(self.limits_path).items()}
 
-    def record(self, program: str, rss: int, limit: int) -> None:
+    def record(self, program: str, rss: int, limit: int, *, oom_kills: int = 0) -> None:
+        """An app restarted for its memory: ``rss`` bytes used (the cgroup's peak when the
+        kernel stopped it, ``oom_kills`` its count then) against ``limit``."""
         events = read_json(self.events_path)
-        events[program] = {"at": datetime.now(UTC).isoformat(), "rss": rss, "limit": limit}
+        events[program] = {
+            "at": datetime.now(UTC).isoformat(),
+            "rss": rss,
+            "limit": limit,
+            "by": "kernel" if oom_kills else "watchdog",
+            "oom_kills": oom_kills,
+        }
         write_json(self.events_path, events)
 
     def last_event(self, program: str) -> dict[str, Any] | None:
@@ -92,8 +102,21 @@ def tree_rss(pid: int, children: dict[int, list[int]] | None = None) -> int:
     return total
 
 
-def check_once(supervisor: Supervisor, limits: MemoryLimits) -> list[str]:
-    """Restart every app over its limit; returns the programs restarted."""
+def _over_limit(
+    program: str, pid: int, limit: int, cgroup: Cgroup | None, children: dict[int, list[int]]
+) -> dict[str, int] | None:
+    """What to record if ``program`` went past its limit since the last look, else None."""
+    if cgroup is not None and cgroup.path.exists():
+        kills = cgroup.oom_kills()
+        return {"rss": cgroup.peak() or limit, "oom_kills": kills} if kills else None
+    rss = tree_rss(pid, children)
+    return {"rss": rss, "oom_kills": 0} if rss > limit else None
+
+
+def check_once(
+    supervisor: Supervisor, limits: MemoryLimits, parent: Cgroup | None = None
+) -> list[str]:
+    """Restart every app that went past its limit; returns the programs restarted."""
     restarted = []
     wanted = limits.limits()
     children = process_children() if wanted else {}
@@ -101,15 +124,31 @@ def check_once(supervisor: Supervisor, limits: MemoryLimits) -> list[str]:
         state = supervisor.state(program)
         if state.statename != "RUNNING" or not state.pid:
             continue
-        rss = tree_rss(state.pid, children)
-        if rss > limit:
-            log.warning(
-                "%s uses %d MB, over its %d MB: restarting", program, rss >> 20, limit >> 20
-            )
-            limits.record(program, rss, limit)
-            supervisor.restart(program)
-            restarted.append(program)
+        cgroup = program_cgroup(program, parent) if parent else None
+        found = _over_limit(program, state.pid, limit, cgroup, children)
+        if found is None:
+            continue
+        previous = limits.last_event(program) or {}
+        if found["oom_kills"] and found["oom_kills"] <= previous.get("oom_kills", 0):
+            continue  # the kill already handled
+        log.warning("%s went past its %d MB (%s): restarting", program, limit >> 20, found)
+        limits.record(program, found["rss"], limit, oom_kills=found["oom_kills"])
+        supervisor.restart(program)
+        restarted.append(program)
+    if parent is not None:
+        _remove_unused_cgroups(parent, set(wanted))
     return restarted
+
+
+def _remove_unused_cgroups(parent: Cgroup, programs: set[str]) -> None:
+    """Delete the empty cgroups of apps that no longer have a limit (or no longer exist)."""
+    try:
+        folders = [p for p in parent.path.iterdir() if p.name.startswith(CGROUP_PREFIX)]
+    except OSError:
+        return
+    for folder in folders:
+        if folder.name.removeprefix(CGROUP_PREFIX) not in programs:
+            Cgroup(folder, parent.version).remove()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -122,9 +161,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     supervisor, limits = Supervisor(args.root), MemoryLimits(args.root)
     idle = IdleTimeouts(args.root, args.run)
+    parent = own_cgroup()  # the apps' cgroups are next to ours (both under supervisord)
     while True:
         try:
-            check_once(supervisor, limits)
+            check_once(supervisor, limits, parent)
             check_idle(supervisor, idle)
         except Exception:  # supervisord restarting, a file half-written: try again
             log.exception("memory check failed")

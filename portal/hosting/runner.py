@@ -17,6 +17,7 @@ from typing import Protocol
 
 from portal.hosting.idle import IdleTimeouts
 from portal.hosting.isolation import Isolation, prepare_paths, venv_base_prefix, wrap
+from portal.hosting.memlimit import program_cgroup
 from portal.hosting.memwatch import MemoryLimits
 from portal.hosting.supervisor import ProgramState, Supervisor, SupervisorError
 
@@ -188,6 +189,10 @@ class LocalRunner:
             rundir=spec.run_dir,
             extra_ro=[base] if base else [],
         )
+        if spec.memory_limit_mb:  # the kernel's limit, entered as root before isolation
+            limit = str(spec.memory_limit_mb * 1024 * 1024)
+            memlimit = [sys.executable, "-m", "portal.hosting.memlimit", "--program", spec.name]
+            argv = [*memlimit, "--limit-bytes", limit, "--", *argv]
         # Outside the isolation: timestamps every line the app prints (its log).
         argv = [sys.executable, "-m", "portal.hosting.logstamp", "--", *argv]
         try:
@@ -211,10 +216,30 @@ class LocalRunner:
             if state.statename in FAILED_STATES or state.statename == "ABSENT":
                 raise StartError(self._failure(spec, f"it is {state.statename}"))
             if http_status_line(spec.socket_path, spec.url_prefix, timeout=2) is not None:
+                broken = self._unhealthy(spec)
+                if broken:
+                    raise StartError(self._failure(spec, broken))
                 return
             if time.monotonic() > deadline:
                 raise StartError(self._failure(spec, f"no answer within {timeout:.0f}s"))
             time.sleep(0.1)
+
+    def _unhealthy(self, spec: ProcessSpec) -> str | None:
+        """Why the app is not fit to take traffic, once it answers; None if it is.
+
+        A Dash app must serve its layout (``_dash-layout``); anything else its root page.
+        The probe carries no identity, as an app must cope with (the built-in ones show
+        a bare page), so only a server error counts against it.
+        """
+        for path in (f"{spec.url_prefix}_dash-layout", spec.url_prefix):
+            line = http_status_line(spec.socket_path, path, timeout=30) or "no answer"
+            status = line.split(" ", 2)[1] if line.count(" ") >= 1 else ""
+            if status == "404" and path.endswith("_dash-layout"):
+                continue  # not a Dash app: its root page decides
+            if not status.isdigit() or int(status) >= 500:
+                return f"GET {path} answered {line!r}"
+            return None
+        return None
 
     def _failure(self, spec: ProcessSpec, why: str) -> str:
         tail = log_tail(spec.log_path)
@@ -226,6 +251,9 @@ class LocalRunner:
         IdleTimeouts(self.supervisor.root).set(name, "", None)
         command = self.supervisor.program_command(name) or []
         self.supervisor.remove_program(name)
+        cgroup = program_cgroup(name)
+        if cgroup is not None:
+            cgroup.remove()  # empty now (the watchdog also sweeps any left behind)
         for arg, value in itertools.pairwise(command):
             if arg == "--bind" and value.startswith("unix:"):
                 Path(value.removeprefix("unix:")).unlink(missing_ok=True)

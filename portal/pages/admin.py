@@ -97,6 +97,7 @@ def overview() -> str:
         console=console,
         settings=_shown_settings(settings.public()),
         isolation=current_hosting().isolation,
+        memory_enforcement=current_hosting().memory_enforcement,
     )
 
 
