@@ -75,3 +75,18 @@ def test_broken_import_fails_and_the_previous_version_keeps_serving(
     answer = alice.post(f"{url}/_dash-update-component", json=body, timeout=30)
     assert outputs_of(answer)["gc-greeting"]["children"] == "Hello, still here! (global-callback)"
     assert "pm-add" in _layout_ids(alice, bystander)
+
+
+def test_a_version_whose_layout_fails_is_not_switched_to(
+    alice: requests.Session, portal_url: str
+) -> None:
+    """The health check asks for the layout: answering at all is not enough."""
+    slug, url = "layout-later", f"{portal_url}/apps/layout-later"
+    create_app(alice, portal_url, slug, "Layout later")
+    good = deploy(alice, portal_url, slug, APPS / "global-callback")
+    broken = deploy(alice, portal_url, slug, APPS / "broken-layout", expect="failed")
+    error = broken.get("error") or ""
+    assert "_dash-layout answered 'HTTP/1" in error and " 500 " in error, broken
+    assert _status(alice, portal_url, slug, good["id"]) == "active"
+    layout = alice.get(f"{url}/_dash-layout", timeout=30)
+    assert component(layout.json(), "gc-title")["children"] == "Global callback app"

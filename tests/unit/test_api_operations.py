@@ -8,6 +8,7 @@ delete, and refusals of operations on apps with nothing deployed.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
@@ -16,7 +17,8 @@ from sqlalchemy import select
 
 from portal import audit, registry
 from portal.deploys import current_hosting
-from portal.deploys.models import AppEnvVar
+from portal.deploys.models import AppEnvVar, Deployment
+from portal.deploys.pipeline import app_row
 from portal.extensions import db
 from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
 
@@ -137,6 +139,30 @@ def test_delete_forgets_the_app_and_keeps_its_history(app: Flask, client: FlaskC
     with app.app_context():
         assert registry.get_app("finance") is None
         assert audit.recent(1)[0]["action"] == "app.delete"
+
+
+def test_delete_frees_the_environments_no_other_app_uses(app: Flask, client: FlaskClient) -> None:
+    """finance's own environment goes with it; one it shares with sales stays."""
+    stopped: list[str] = []
+    with app.app_context():
+        hosting = current_hosting()
+        # No supervisor runs in unit tests: note which programs delete stops instead.
+        hosting.__dict__["runner"] = SimpleNamespace(stop=stopped.append)
+        envs = hosting.paths.envs
+        for key in ("shared", "finance-only"):
+            (envs / key / "bin").mkdir(parents=True)
+        ids = {slug: app_row(slug).id for slug in ("finance", "sales")}
+        for slug, key in (("finance", "shared"), ("finance", "finance-only"), ("sales", "shared")):
+            row = Deployment(
+                app_id=ids[slug], status="inactive", entrypoint="app:app", created_by="erin"
+            )
+            row.environment = key
+            db.session.add(row)
+        db.session.commit()
+    assert call(client, "DELETE", "/api/apps/finance", "erin").status_code == 204
+    assert not (envs / "finance-only").exists()
+    assert (envs / "shared" / "bin").is_dir()
+    assert len(stopped) == 2 and all(name.startswith("app-finance-") for name in stopped)
 
 
 def test_process_settings_follow_seed_002(client: FlaskClient) -> None:
