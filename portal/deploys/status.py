@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.hosting.memwatch import MemoryLimits
+from portal.hosting.restarts import Restarts
 from portal.registry.models import App
 
 from . import current_hosting
@@ -54,6 +55,8 @@ def process_json(slug: str, deployment: Deployment) -> dict[str, Any] | None:
         "pid": state.pid,
         # The last restart for using more memory than allowed ({"at", "rss", "limit"}).
         "out_of_memory": limits.last_event(process_name(slug, deployment.id)),
+        # Processes replaced since it was last started on purpose ({"restarts", "last"}).
+        **Restarts(current_hosting().supervisor.root).of(process_name(slug, deployment.id)),
     }
 
 

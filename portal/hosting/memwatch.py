@@ -1,4 +1,5 @@
-"""The watchdog next to the apps: memory limits, and scale to zero (:mod:`.idle`).
+"""The watchdog next to the apps: memory limits, restarts (:mod:`.restarts`) and scale to
+zero (:mod:`.idle`).
 
 An app past its memory limit is stopped and restarted, with the reason said. The kernel
 does the stopping where the app runs in a cgroup (:mod:`.memlimit`): its OOM killer ends
@@ -24,6 +25,7 @@ from typing import Any
 
 from .idle import IdleTimeouts, check_idle
 from .memlimit import CGROUP_PREFIX, Cgroup, own_cgroup, program_cgroup
+from .restarts import Restarts, check_restarts
 from .statefile import read_json, write_json
 from .supervisor import Supervisor
 
@@ -114,12 +116,16 @@ def _over_limit(
 
 
 def check_once(
-    supervisor: Supervisor, limits: MemoryLimits, parent: Cgroup | None = None
+    supervisor: Supervisor,
+    limits: MemoryLimits,
+    parent: Cgroup | None = None,
+    children: dict[int, list[int]] | None = None,
 ) -> list[str]:
     """Restart every app that went past its limit; returns the programs restarted."""
     restarted = []
     wanted = limits.limits()
-    children = process_children() if wanted else {}
+    if children is None:
+        children = process_children() if wanted else {}
     for program, limit in wanted.items():
         state = supervisor.state(program)
         if state.statename != "RUNNING" or not state.pid:
@@ -162,9 +168,12 @@ def main(argv: list[str] | None = None) -> None:
     supervisor, limits = Supervisor(args.root), MemoryLimits(args.root)
     idle = IdleTimeouts(args.root, args.run)
     parent = own_cgroup()  # the apps' cgroups are next to ours (both under supervisord)
+    restarts = Restarts(args.root)
     while True:
         try:
-            check_once(supervisor, limits, parent)
+            children = process_children()
+            check_restarts(supervisor, restarts, children)
+            check_once(supervisor, limits, parent, children)
             check_idle(supervisor, idle)
         except Exception:  # supervisord restarting, a file half-written: try again
             log.exception("memory check failed")

@@ -19,6 +19,7 @@ from portal.hosting.idle import IdleTimeouts
 from portal.hosting.isolation import Isolation, prepare_paths, venv_base_prefix, wrap
 from portal.hosting.memlimit import program_cgroup
 from portal.hosting.memwatch import MemoryLimits
+from portal.hosting.restarts import Restarts
 from portal.hosting.supervisor import ProgramState, Supervisor, SupervisorError
 
 DEFAULT_WSGI_TARGET = "dash_appkit.serve:application"
@@ -178,6 +179,7 @@ class LocalRunner:
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         MemoryLimits(self.supervisor.root).set(spec.name, spec.memory_limit_mb)
         IdleTimeouts(self.supervisor.root).set(spec.name, spec.slug, spec.idle_timeout_s)
+        Restarts(self.supervisor.root).watch(spec.name)
         base = venv_base_prefix(spec.venv_dir)
         argv = wrap(
             self.isolation,
@@ -249,6 +251,7 @@ class LocalRunner:
         """Remove the program (stopping it), its memory limit and its socket file."""
         MemoryLimits(self.supervisor.root).set(name, None)
         IdleTimeouts(self.supervisor.root).set(name, "", None)
+        Restarts(self.supervisor.root).forget(name)
         command = self.supervisor.program_command(name) or []
         self.supervisor.remove_program(name)
         cgroup = program_cgroup(name)

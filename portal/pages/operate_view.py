@@ -49,6 +49,8 @@ def operating_view(record: AppRecord, user: User) -> dict[str, Any] | None:
         "uptime": process.get("description", ""),
         "memory_mb": _memory_mb(process.get("pid")),
         "out_of_memory": process.get("out_of_memory"),
+        "restarts": process.get("restarts", 0),
+        "last_restart": process.get("last_restart"),
         "last_error": failed.error if failed else None,
         "env_names": env_vars.names(app.id),
         "log": tail_log(record.slug, LOG_LINES),
