@@ -165,6 +165,10 @@ def refused(slug: str, rest: str) -> Response:
         return anonymous_answer()
     if not decision.allowed:
         raise ApiError(decision.status, decision.message)
+    if _reached_the_app(request.headers.get("X-Frontdoor-Upstream-Sent", "")):
+        # The app took the request and died (or hung up) answering it. Sending it again
+        # could crash it again: the caller decides whether to retry.
+        raise ApiError(502, f"The app {slug!r} stopped while answering this request.")
     # Allowed, yet here: the app is not answering. Asleep (scale to zero): wake it; a page
     # shows "starting", anything else waits and is sent again (307 keeps method and body).
     page = request.method == "GET" and "text/html" in request.headers.get("Accept", "")
@@ -175,6 +179,12 @@ def refused(slug: str, rest: str) -> Response:
         html = render_template("starting.html", slug=slug)
         return Response(html, status=503, headers={"Retry-After": "1"})
     raise ApiError(503, f"The app {slug!r} is not running right now. Try again in a moment.")
+
+
+def _reached_the_app(upstream_bytes_sent: str) -> bool:
+    """Whether nginx's ``$upstream_bytes_sent`` ("0", "146", "0, 146": one per attempt)
+    says any of the request reached the app."""
+    return any(part.strip() not in ("", "0", "-") for part in upstream_bytes_sent.split(","))
 
 
 @bp.get("/apps/<slug>")

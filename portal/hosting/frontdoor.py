@@ -211,6 +211,9 @@ http {{
 
     location @unavailable {{{proxy_headers}
       proxy_set_header X-Frontdoor-Unavailable 1;
+      # Whether the request reached the app before it failed (bytes sent, per attempt):
+      # one that did must not be sent again (it may be what made the app crash).
+      proxy_set_header X-Frontdoor-Upstream-Sent $upstream_bytes_sent;
       proxy_pass http://portal;
     }}
 

@@ -91,6 +91,17 @@ def test_a_crashing_app_comes_back_and_others_never_notice(
         thread.join(timeout=15)
     assert len(statuses) >= 5, statuses
     assert set(statuses) == {200}, statuses
+    # The Overview counts the worker gunicorn replaced (the watchdog looks every second).
+    status_url = f"{portal_url}/api/apps/crashy/deployments/{crashy['id']}"
+    deadline = time.monotonic() + 15
+    while (process := alice.get(status_url, timeout=10).json()["process"])["restarts"] < 1:
+        assert time.monotonic() < deadline, f"the restart was not counted: {process}"
+        time.sleep(0.5)
+    assert process["restarts"] == 1 and process["last_restart"], process
+    assert (
+        '<div class="value">1</div><div class="label">restarts'
+        in alice.get(f"{portal_url}/manager/apps/crashy", timeout=10).text
+    )
 
 
 def _snoop(session: requests.Session, url: str, targets: dict[str, str]) -> dict[str, Any]:

@@ -152,6 +152,18 @@ def test_allowed_but_not_answering_is_503(client: FlaskClient) -> None:
     assert "not running" in answer.json["error"]
 
 
+@pytest.mark.parametrize("sent", ["177", "0, 177"])
+def test_a_request_the_app_died_answering_is_not_sent_again(client: FlaskClient, sent) -> None:
+    """No 307 back to the app: a callback that crashes it would crash it again and again."""
+    answer = client.post(
+        "/apps/hello/_dash-update-component",
+        json={},
+        headers={TEST_USER_HEADER: "dave", "X-Frontdoor-Upstream-Sent": sent},
+    )
+    assert answer.status_code == 502
+    assert "stopped while answering" in answer.json["error"]
+
+
 def test_slug_without_slash_is_redirected_only_when_it_is_a_slug(client: FlaskClient) -> None:
     assert client.get("/apps/hello").headers["Location"] == "/apps/hello/"
     assert client.get("/apps/Hello%0d%0aX:1").status_code == 404
