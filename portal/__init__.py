@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         keycloak_admin,
         registry,
         security_headers,
+        thumbnails,
     )
     from portal.api import app_events as app_events_api
     from portal.api import apps as apps_api
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(operations_api.bp)
     app.register_blueprint(app_events_api.bp)
     app.register_blueprint(frontdoor_auth.bp)
+    app.register_blueprint(thumbnails.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(manager.bp, url_prefix="/manager")
     app.register_blueprint(operate.bp, url_prefix="/manager")
