@@ -195,13 +195,10 @@ def other_site(portal_url: str) -> Iterator[str]:
 def test_only_the_platform_frames_an_app_and_nobody_frames_the_portal(
     page: Page, portal_url: str, other_site: str
 ) -> None:
-    refused: list[str] = []
-    page.on("console", lambda m: refused.append(m.text) if "Refused to" in m.text else None)
     page.goto(other_site)
     frames = page.main_frame.child_frames
     assert len(frames) == 2
     assert all(frame.url.startswith("chrome-error://") for frame in frames), [f.url for f in frames]
-    assert sum("frame-ancestors" in text for text in refused) >= 2, refused
     # A page of the platform frames the app: allowed.
     page.goto(f"{portal_url}/")
     page.evaluate(
