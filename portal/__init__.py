@@ -27,7 +27,16 @@ def _configure_logging() -> None:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the portal from ``settings`` (default: read from the environment)."""
-    from portal import auth, deploys, errors, frontdoor_auth, keycloak_admin, registry
+    from portal import (
+        auth,
+        deploys,
+        errors,
+        frontdoor_auth,
+        keycloak_admin,
+        registry,
+        security_headers,
+        thumbnails,
+    )
     from portal.api import app_events as app_events_api
     from portal.api import apps as apps_api
     from portal.api import deployments as deployments_api
@@ -53,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(registry.MIGRATIONS_DIR))
     errors.init_app(app)
+    security_headers.init_app(app)
     registry.init_app(app)
     auth.init_app(app)
     keycloak_admin.init_app(app)
@@ -64,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(operations_api.bp)
     app.register_blueprint(app_events_api.bp)
     app.register_blueprint(frontdoor_auth.bp)
+    app.register_blueprint(thumbnails.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(manager.bp, url_prefix="/manager")
     app.register_blueprint(operate.bp, url_prefix="/manager")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dash
 import dash_appkit
+import dash_appkit.csp
 from dash import Input, Output, html
 
 TITLE = "Hello"
@@ -34,6 +35,8 @@ def layout() -> html.Div:
 
 
 app = dash.Dash(__name__, title=TITLE)
+# The platform's own apps run only their own scripts (dash_appkit.csp).
+dash_appkit.csp.protect(app)
 app.layout = layout
 # The components of the signed-in page exist only once someone is signed in.
 app.validation_layout = html.Div(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dash
 import dash_appkit
+import dash_appkit.csp
 import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
@@ -30,6 +31,8 @@ def layout() -> html.Div:
 
 
 app = dash.Dash(__name__, title=TITLE)
+# The platform's own apps run only their own scripts (dash_appkit.csp).
+dash_appkit.csp.protect(app)
 app.layout = layout
 
 

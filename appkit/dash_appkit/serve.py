@@ -9,11 +9,17 @@ prefix moves from ``PATH_INFO`` to ``SCRIPT_NAME``: it sees ``/`` for ``/apps/<s
 
 ``application`` is resolved on first access (PEP 562), so importing this module has no
 side effects; gunicorn's ``--preload`` resolves it once in the master.
+
+A Dash page names the Dash, Python and Plotly versions it runs on (in ``_dash-config``,
+for the dev tools' version check, and in the favicon's URL): a map of known holes for
+anyone who opens a public app. The platform leaves them out of every Dash page through
+Dash's ``index`` hook, without a change to the app's code.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import re
@@ -26,7 +32,13 @@ from flask import Flask
 
 from dash_appkit import callback_check
 
-__all__ = ["DEFAULT_ENTRYPOINT", "EntrypointError", "PrefixMiddleware", "load"]
+__all__ = [
+    "DEFAULT_ENTRYPOINT",
+    "EntrypointError",
+    "PrefixMiddleware",
+    "load",
+    "without_versions",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +47,18 @@ _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _ENTRYPOINT = re.compile(rf"({_DOTTED}):({_DOTTED})")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+#: Keys of Dash's page config that tell which software runs; the page works without them
+#: (only the dev tools, off on the platform, show them).
+VERSION_KEYS = (
+    "dash_version",
+    "python_version",
+    "dash_version_url",
+    "ddk_version",
+    "plotly_version",
+)
+_CONFIG = re.compile(r'(<script id="_dash-config" type="application/json">)(.*?)(</script>)', re.S)
+_FAVICON_VERSION = re.compile(r"(_favicon\.ico)\?v=[^\"'\s>]*")
 
 
 class EntrypointError(RuntimeError):
@@ -84,6 +108,33 @@ class FirstRequestGate:
                     finally:
                         self._ready = True
         return self.app(environ, start_response)
+
+
+def without_versions(index: str) -> str:
+    """A Dash page without the versions it would show (Dash's ``index`` hook)."""
+
+    def config_without_versions(match: re.Match[str]) -> str:
+        config = json.loads(match.group(2))
+        for key in VERSION_KEYS:
+            config.pop(key, None)
+        # As Dash writes it: "/" escaped, so no "</script>" can end the block early.
+        text = json.dumps(config, separators=(",", ":")).replace("/", "\\u002f")
+        return match.group(1) + text + match.group(3)
+
+    return _FAVICON_VERSION.sub(r"\1", _CONFIG.sub(config_without_versions, index, count=1))
+
+
+_hook_installed = False
+
+
+def _hide_versions() -> None:
+    """Register :func:`without_versions` with Dash, once per process."""
+    global _hook_installed
+    if not _hook_installed:
+        from dash import hooks
+
+        hooks.index()(without_versions)
+        _hook_installed = True
 
 
 def _resolve(entrypoint: str) -> Any:
@@ -136,6 +187,7 @@ def load(entrypoint: str | None = None, prefix: str | None = None) -> WSGIApp:
                 prefix,
             )
         callback_check.install(obj)
+        _hide_versions()
         return FirstRequestGate(server)
     if callable(obj):
         return PrefixMiddleware(obj, prefix) if prefix.strip("/") else obj

@@ -10,6 +10,10 @@
 - ``PATCH /api/apps/<slug>``: change settings; every field needs its own permission
   (see ``portal.registry.writes``). 400 for a body that is not a JSON object or that
   names unknown fields, 422 for bad values; the answer is the updated settings.
+- ``PUT /api/apps/<slug>/thumbnail``: the body is an image (PNG, JPEG, GIF or WebP, at
+  most 1 MiB), checked and stored by the portal (``portal.thumbnails``), which becomes the
+  app's thumbnail; ``DELETE`` removes it. Needs the right to edit the portal settings;
+  413 for a larger body, 422 for one that is not such an image. The answer is the settings.
 - ``PUT /api/apps/<slug>/owner``: ``{"owner": "name"}``, admins only; 409 when the new
   owner holds no ``licensed_user`` seat (asked of ``app.extensions["portal_directory"]``).
 
@@ -28,6 +32,7 @@ from portal.errors import ApiError
 from portal.identity import current_user
 from portal.registry import AppRecord
 from portal.registry.validation import check_username
+from portal.thumbnails import set_thumbnail
 from roles import Action, can
 
 __all__ = ["bp", "listing_json", "settings_json"]
@@ -113,6 +118,19 @@ def patch_settings(slug: str) -> Response:
         raise ApiError(403, f"Only the owner, co-owners and admins manage {slug!r}.")
     updated = registry.update_app(slug, _json_object(), actor=user)
     return answer(settings_json(updated))
+
+
+@bp.put("/<slug>/thumbnail")
+def put_thumbnail(slug: str) -> Response:
+    """Upload the app's thumbnail: the body is the image."""
+    updated = set_thumbnail(slug, request.get_data(cache=False), actor=signed_in())
+    return answer(settings_json(updated))
+
+
+@bp.delete("/<slug>/thumbnail")
+def delete_thumbnail(slug: str) -> Response:
+    """Remove the app's thumbnail."""
+    return answer(settings_json(set_thumbnail(slug, None, actor=signed_in())))
 
 
 @bp.put("/<slug>/owner")

@@ -34,6 +34,19 @@ bp = Blueprint("auth", __name__)
 _PENDING_KEY = "pending_login"
 #: A sign-in must come back within this many seconds of starting.
 _PENDING_MAX_AGE = 600
+#: What the sign-in page says for each error code Keycloak may send back (RFC 6749
+#: 4.1.2.1, OpenID Connect Core 3.1.2.6). Never the ``error_description`` itself: anyone
+#: can send a link to /auth/callback with a description of their own.
+_SIGN_IN_ERRORS = {
+    "access_denied": "Sign-in was cancelled or refused.",
+    "login_required": "Please sign in.",
+    "interaction_required": "Please sign in.",
+    "consent_required": "Sign-in needs your consent at the identity provider.",
+    "account_selection_required": "Please choose an account to sign in with.",
+    "temporarily_unavailable": "The identity provider is busy. Please try again in a minute.",
+    "server_error": "The identity provider had an error. Please try again.",
+}
+_SIGN_IN_ERROR_OTHER = "The identity provider refused the sign-in request."
 
 
 def _provider() -> Provider:
@@ -75,8 +88,10 @@ def callback() -> Response:
     """Finish the code flow: check state, exchange the code, verify, start a session."""
     pending = session.pop(_PENDING_KEY, None)
     if request.args.get("error"):
-        message = request.args.get("error_description") or request.args["error"]
-        raise ApiError(400, f"Sign-in was not completed: {message}")
+        code = request.args["error"]
+        log.info("sign-in returned error %r: %r", code, request.args.get("error_description"))
+        message = _SIGN_IN_ERRORS.get(code, _SIGN_IN_ERROR_OTHER)
+        raise ApiError(400, f"Sign-in was not completed. {message}")
     state = request.args.get("state", "")
     code = request.args.get("code", "")
     if not pending or not state or not code:

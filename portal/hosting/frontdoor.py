@@ -161,6 +161,16 @@ http {{
     "~^GET:.*text/html" 1;
     default 0;
   }}
+  # An app's own Referrer-Policy and caching stand; without them, the platform's
+  # (an empty value adds no header). App answers carry the viewer's data: no-store.
+  map $upstream_http_referrer_policy $app_referrer_policy {{
+    "" same-origin;
+    default "";
+  }}
+  map $upstream_http_cache_control $app_cache_control {{
+    "" no-store;
+    default "";
+  }}
 
   server {{
     listen {listen};
@@ -201,6 +211,15 @@ http {{
       proxy_read_timeout 300s;
       sub_filter "</body>" "<script src=\\"/static/session-watch.js\\"></script></body>";
       sub_filter_once on;
+      # Apps choose their own policies, but only the platform may frame them and no
+      # answer may be sniffed into another type: these replace the app's own copies.
+      proxy_hide_header X-Frame-Options;
+      proxy_hide_header X-Content-Type-Options;
+      add_header Content-Security-Policy "frame-ancestors 'self'" always;
+      add_header X-Frame-Options SAMEORIGIN always;
+      add_header X-Content-Type-Options nosniff always;
+      add_header Referrer-Policy $app_referrer_policy always;
+      add_header Cache-Control $app_cache_control always;
       proxy_pass http://app_$app_slug;
     }}
 

@@ -22,6 +22,7 @@ from portal.keycloak_admin import DirectoryError
 from portal.pages import ACCESS_LABELS, directory, redirect_back
 from portal.pages.charts import daily_chart
 from portal.pages.operate_view import operating_view
+from portal.thumbnails import MAX_BYTES, ThumbnailError, set_thumbnail
 from roles import Action, can
 
 __all__ = ["bp"]
@@ -105,6 +106,25 @@ def initialize() -> Any:
         f"{record.title} is created: deploy a bundle to it. It is Restricted and hidden "
         "from the portal until you share it.",
     )
+
+
+@bp.post("/apps/<slug>/thumbnail")
+@requires(Action.VIEW_APP_MANAGER)
+def thumbnail(slug: str) -> Any:
+    """Upload (field ``image``) or remove (field ``remove``) the app's thumbnail."""
+    back = url_for("manager.app_settings", slug=slug)
+    if request.form.get("remove"):
+        set_thumbnail(slug, None, actor=current_user())
+        return redirect_back(back, "The thumbnail is removed.")
+    upload = request.files.get("image")
+    if upload is None or not upload.filename:
+        return redirect_back(back, "Choose an image to upload.", "error")
+    try:
+        # One byte more than allowed is enough to tell it is too large.
+        set_thumbnail(slug, upload.read(MAX_BYTES + 1), actor=current_user())
+    except ThumbnailError as error:
+        return redirect_back(back, error.message, "error")
+    return redirect_back(back, "The thumbnail is saved.")
 
 
 @bp.get("/suggest")

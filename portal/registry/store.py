@@ -20,6 +20,7 @@ from roles import AccessLevel, Principal, Role, can_view, normalize_username, re
 from .cache import RegistryCache
 from .models import App, AppGrant, GrantRelation, PrincipalType, RegistryState
 from .records import AppRecord
+from .validation import is_hosted_thumbnail
 
 __all__ = [
     "app_target",
@@ -95,7 +96,8 @@ def build_records(rows: Iterable[Any], grants: Iterable[Any]) -> list[AppRecord]
                 title=row.title,
                 description=row.description,
                 tags=tuple(row.tags or ()),
-                thumbnail=row.thumbnail,
+                # Set before uploads were required: an outside URL is not shown.
+                thumbnail=row.thumbnail if is_hosted_thumbnail(row.thumbnail) else None,
                 owner=row.owner,
                 co_owner_users=frozenset(names.get("co_owner_users", _EMPTY)),
                 co_owner_groups=frozenset(names.get("co_owner_groups", _EMPTY)),

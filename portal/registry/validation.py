@@ -30,6 +30,7 @@ __all__ = [
     "check_username",
     "check_visible",
     "check_workers",
+    "is_hosted_thumbnail",
 ]
 
 #: Fields of an app that ``update_app`` accepts (the PATCH body of /api/apps/<slug>).
@@ -60,7 +61,9 @@ MAX_TAGS = 20
 MAX_TAG = 40
 MAX_PRINCIPALS = 1000
 MAX_NAME = 255
-MAX_THUMBNAIL = 500
+#: The only thumbnails shown: images uploaded to the platform, named by their content's
+#: SHA-256 (portal/thumbnails.py). Never an outside URL: it would load for every viewer.
+HOSTED_THUMBNAIL = re.compile(r"/thumbnails/[0-9a-f]{64}\.(?:png|jpg|gif|webp)")
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # Keycloak's default user profile forbids these in usernames (plus whitespace).
@@ -122,8 +125,13 @@ def check_tags(value: Any) -> tuple[str, ...]:
     return tuple(tags)
 
 
+def is_hosted_thumbnail(value: str | None) -> bool:
+    """Whether ``value`` names an image the platform hosts (an upload)."""
+    return value is not None and HOSTED_THUMBNAIL.fullmatch(value) is not None
+
+
 def check_thumbnail(value: Any) -> str | None:
-    """A local path (``/static/x.png``) or an http(s) URL; ``None`` removes it."""
+    """An uploaded image's path (``/thumbnails/<sha256>.png``); ``None`` removes it."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -131,11 +139,12 @@ def check_thumbnail(value: Any) -> str | None:
     url = value.strip()
     if not url:
         return None
-    local = url.startswith("/") and not url.startswith("//")
-    if not (local or url.startswith(("https://", "http://"))) or len(url) > MAX_THUMBNAIL:
-        raise _invalid("thumbnail", "must be a local path or an http(s) URL")
-    if _CONTROL.search(url) or any(c.isspace() for c in url):
-        raise _invalid("thumbnail", "must not contain spaces or control characters")
+    if not is_hosted_thumbnail(url):
+        raise _invalid(
+            "thumbnail",
+            "must be an image uploaded to the platform (PUT /api/apps/<slug>/thumbnail); "
+            "outside URLs and other paths are not accepted",
+        )
     return url
 
 

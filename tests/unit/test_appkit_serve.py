@@ -294,3 +294,19 @@ def test_the_first_request_of_a_process_finishes_before_any_other_starts() -> No
     Client(gate).get("/")
     first.join(5)
     assert order == ["first begins", "first ends", "second"]
+
+
+def test_a_dash_page_names_no_versions(bundle):
+    """Issue 12: an anonymous page showed the Dash, Python and Plotly versions."""
+    import dash
+    import plotly
+
+    name = bundle(DASH_APP)
+    page = Client(serve.load(f"{name}:app")).get(PREFIX).get_data(as_text=True)
+    config = json.loads(page.split('id="_dash-config" type="application/json">')[1].split("<")[0])
+    assert not set(serve.VERSION_KEYS) & set(config)
+    assert config["requests_pathname_prefix"] == PREFIX  # the rest is as Dash wrote it
+    assert "\\u002fapps\\u002ffoo\\u002f" in page  # and escaped as Dash escapes it
+    for version in (sys.version, dash.__version__, plotly.__version__):
+        assert version not in page
+    assert "_favicon.ico" in page and "_favicon.ico?v=" not in page

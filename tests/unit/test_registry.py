@@ -155,6 +155,9 @@ def test_unknown_slug_is_none_until_registered(ctx: Flask) -> None:
 # --- update_app ---------------------------------------------------------------------------
 
 
+UPLOADED = "/thumbnails/" + "ab" * 32 + ".png"  # an uploaded image's path
+
+
 def test_update_normalises(ctx: Flask) -> None:
     record = registry.update_app(
         "sales",
@@ -165,7 +168,7 @@ def test_update_normalises(ctx: Flask) -> None:
             "co_owners": {"users": ["Gina"]},
             "tags": ["Sales", "sales", " east "],
             "description": "New.",
-            "thumbnail": "/static/sales.png",
+            "thumbnail": UPLOADED,
             "visible_in_portal": False,
         },
         actor=ALICE,
@@ -176,7 +179,7 @@ def test_update_normalises(ctx: Flask) -> None:
     assert record.viewer_groups == {"/sales/east", "/finance"}
     assert record.co_owner_users == {"gina"}
     assert record.tags == ("Sales", "east")
-    assert record.thumbnail == "/static/sales.png"
+    assert record.thumbnail == UPLOADED
     assert registry.get_app("sales") == record
 
 
@@ -218,6 +221,12 @@ def test_update_replaces_only_the_given_list(ctx: Flask) -> None:
         ({"co_owners": {"users": [None]}}, 422),
         ({"thumbnail": "javascript:alert(1)"}, 422),
         ({"thumbnail": "//evil.example/x.png"}, 422),
+        # Only images the platform hosts (uploads): no outside URL, no other local path.
+        ({"thumbnail": "https://evil.example/pixel.png"}, 422),
+        ({"thumbnail": "/\\evil.example/x.png"}, 422),
+        ({"thumbnail": "/static/sales.png"}, 422),
+        ({"thumbnail": "/thumbnails/../secret_key"}, 422),
+        ({"thumbnail": "/thumbnails/" + "ab" * 32 + ".svg"}, 422),
     ],
 )
 def test_update_rejects(ctx: Flask, changes: object, status: int) -> None:

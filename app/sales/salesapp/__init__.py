@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import dash
+import dash_appkit.csp
 
 from . import callbacks, data, export, layout
 from .memory import MemoryEngine
@@ -98,4 +99,6 @@ def create_app(config: SalesConfig | None = None) -> dash.Dash:
     app.layout = functools.partial(layout.build, ctx)
     callbacks.register(app, ctx)
     export.register(app.server, ctx, route=app.config.routes_pathname_prefix + "export.csv")
+    # The platform's own apps run only their own scripts (dash_appkit.csp).
+    dash_appkit.csp.protect(app)
     return app
