@@ -13,6 +13,7 @@ import re
 from flask import Blueprint, Response, jsonify, request
 
 from portal import audit
+from portal.api import json_object
 from portal.deploys.app_tokens import slug_of_token
 from portal.errors import ApiError
 from portal.settings import current_settings
@@ -39,9 +40,7 @@ def record_event() -> Response:
     slug = slug_of_token(current_settings().secret_key, token) if token else None
     if slug is None:
         raise ApiError(401, "An app token (X-Platform-App-Token) is required.")
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "The body must be a JSON object.")
+    body = json_object()
     action = _text(body, "action", 64)
     if not _ACTION.match(action):
         raise ApiError(422, "action must look like app.something (lower-case).")

@@ -179,6 +179,29 @@ def test_patch_needs_json(client: FlaskClient) -> None:
         assert answer.get_json()["error"]
 
 
+@pytest.mark.parametrize("depth", [1_100, 100_000])
+def test_json_nested_too_deeply_is_a_400(client: FlaskClient, depth: int) -> None:
+    """Every JSON endpoint reads its body through portal.api.json_object."""
+    deep = "[" * depth + "]" * depth
+    for method, path, data in [
+        ("PATCH", "/api/apps/sales", deep),
+        ("PATCH", "/api/apps/sales", '{"title": ' + deep + "}"),
+        ("PUT", "/api/apps/sales/owner", deep),
+        ("POST", "/api/apps", deep),
+        ("PUT", "/api/apps/sales/env/API_KEY", deep),
+    ]:
+        answer = client.open(
+            path,
+            method=method,
+            data=data,
+            content_type="application/json",
+            headers=as_user("admin"),
+        )
+        assert answer.status_code == 400, (method, path)
+        assert answer.get_json()["error"].startswith("The JSON body is nested too deeply.")
+    assert client.get("/api/apps/sales", headers=as_user("alice")).get_json()["title"] == "Sales"
+
+
 def test_patch_half_valid_changes_nothing(client: FlaskClient, app: Flask) -> None:
     before = client.get("/api/apps/sales", headers=as_user("alice")).get_json()
     with app.app_context():
