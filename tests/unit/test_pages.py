@@ -258,6 +258,38 @@ def test_a_licensed_user_creates_an_app(app: Flask) -> None:
     assert cards(get(app, "/", "bob")[1]) == {"sales", "hello", "public"}  # Restricted: not shared
 
 
+@pytest.mark.parametrize(
+    "back",
+    [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "\t//evil.example",
+        "/\\evil.example",
+        "//evil.example",
+        "/%09/evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+    ],
+)
+def test_form_posts_return_only_to_local_paths(app: Flask, back: str) -> None:
+    """redirect_back uses safe_next: browsers drop tabs and newlines and read \\ as /."""
+    client = app.test_client()
+    answer = client.post(
+        "/manager/initialize",
+        data={"slug": "Bad Slug", "back": back},
+        headers={TEST_USER_HEADER: "alice"},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/manager/"
+    kept = client.post(
+        "/manager/initialize",
+        data={"slug": "Bad Slug", "back": "/manager/apps/sales?tab=1"},
+        headers={TEST_USER_HEADER: "alice"},
+    )
+    assert kept.headers["Location"] == "/manager/apps/sales?tab=1"
+
+
 # --- Admin ----------------------------------------------------------------------------
 
 
