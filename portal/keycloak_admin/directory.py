@@ -24,6 +24,7 @@ from .model import (
     is_person,
     user_from_rep,
 )
+from .suggestions import CANDIDATES_PER_SUGGESTION, SUGGEST_LIMIT, names_start_with, searchable
 from .transport import AdminApi
 
 __all__ = ["KeycloakDirectory"]
@@ -222,17 +223,27 @@ class KeycloakDirectory:
             stack.extend(subs)
         return found
 
-    def suggest_users(self, prefix: str, *, limit: int = 10) -> list[str]:
-        """Usernames matching what someone is typing (the viewer and co-owner pickers)."""
-        prefix = prefix.strip()
-        if not prefix:
+    def suggest_users(self, text: str, *, limit: int = SUGGEST_LIMIT) -> list[str]:
+        """Usernames for the viewer and co-owner pickers: whose username or display name
+        (first name, last name, or both) starts with ``text``; never by email (the rule:
+        :mod:`.suggestions`). Keycloak's prefix search finds the candidates, which also
+        match emails, so the rule is applied to what it answers.
+        """
+        needle = searchable(text)
+        if needle is None:
             return []
-        users = self.list_users(prefix, max=limit)
-        return sorted(u.username for u in users)[:limit]
+        found = {
+            u.username
+            for u in self.list_users(needle, max=limit * CANDIDATES_PER_SUGGESTION)
+            if names_start_with(needle, u.username, u.first_name, u.last_name, u.display_name)
+        }
+        return sorted(found)[:limit]
 
-    def suggest_groups(self, prefix: str, *, limit: int = 10) -> list[str]:
-        """Full group paths containing what someone is typing."""
-        needle = prefix.strip().lower().lstrip("/")
+    def suggest_groups(self, text: str, *, limit: int = SUGGEST_LIMIT) -> list[str]:
+        """Full group paths containing ``text`` (as long as for users), at most ``limit``."""
+        needle = searchable(text.strip().lstrip("/"))
+        if needle is None:
+            return []
         paths = sorted(self._group_tree().values())
         return [p for p in paths if needle in p.lower()][:limit]
 
