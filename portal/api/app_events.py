@@ -16,6 +16,7 @@ from portal import audit
 from portal.api import json_object
 from portal.deploys.app_tokens import slug_of_token
 from portal.errors import ApiError
+from portal.registry.validation import unsafe_character
 from portal.settings import current_settings
 
 __all__ = ["bp"]
@@ -30,6 +31,11 @@ def _text(body: dict, name: str, limit: int = 255) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise ApiError(422, f"{name} must be a non-empty string of at most {limit} characters.")
+    found = unsafe_character(value)
+    if found is not None:  # the audit log is read by admins: nothing may disguise an entry
+        raise ApiError(
+            422, f"{name} must not contain control, bidi or invisible characters ({found})."
+        )
     return value.strip()
 
 
