@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -246,6 +247,26 @@ class KeycloakDirectory:
             return []
         paths = sorted(self._group_tree().values())
         return [p for p in paths if needle in p.lower()][:limit]
+
+    def unknown_principals(
+        self, users: Iterable[str], groups: Iterable[str]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """The usernames and group paths (as given) that the realm has no user or group for.
+
+        A user of an external identity provider exists in Keycloak only once they have
+        signed in, so an unknown user may simply not have signed in yet.
+        """
+        users, groups = sorted(set(users)), sorted(set(groups))
+        known = set(self._group_tree().values()) if groups else set()
+        missing_users = set()
+        for name in users:
+            try:
+                self._user_rep(name)
+            except UnknownUser:
+                missing_users.add(name)
+        return frozenset(missing_users), frozenset(
+            g for g in groups if normalize_group(g) not in known
+        )
 
     # -- events and sessions ----------------------------------------------------------
 

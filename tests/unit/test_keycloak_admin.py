@@ -400,6 +400,16 @@ def test_suggestions_are_capped(keycloak: FakeKeycloak, directory: KeycloakDirec
     assert len(directory.suggest_groups("s")) == 0 and len(directory.suggest_groups("sa")) == 5
 
 
+def test_unknown_principals(keycloak: FakeKeycloak, directory: KeycloakDirectory) -> None:
+    users, groups = directory.unknown_principals(
+        ["bob", "newcomer", "alice"], ["/sales/east", "/nope", "sales/west/managers"]
+    )
+    assert (users, groups) == ({"newcomer"}, {"/nope"})
+    calls = len(keycloak.calls)
+    assert directory.unknown_principals([], []) == (frozenset(), frozenset())
+    assert len(keycloak.calls) == calls  # nothing to check: no call
+
+
 def test_login_events_sign_out_and_console_links(
     keycloak: FakeKeycloak, directory: KeycloakDirectory
 ) -> None:

@@ -89,6 +89,13 @@ class FakeDirectory:
         groups = {"/sales", "/sales/east", "/sales/east/managers", "/sales/west", "/finance"}
         return sorted(p for p in groups if prefix.lower().strip("/") in p)
 
+    def unknown_principals(
+        self, users: Iterable[str], groups: Iterable[str]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        self._check()
+        known_groups = {"/sales", "/sales/east", "/sales/east/managers", "/sales/west", "/finance"}
+        return frozenset(set(users) - set(self.users)), frozenset(set(groups) - known_groups)
+
     def login_events(self, days: int = 30) -> list[LoginEvent]:
         self._check()
         now = datetime.now(UTC)
@@ -288,6 +295,39 @@ def test_form_posts_return_only_to_local_paths(app: Flask, back: str) -> None:
         headers={TEST_USER_HEADER: "alice"},
     )
     assert kept.headers["Location"] == "/manager/apps/sales?tab=1"
+
+
+def test_grants_keycloak_does_not_know_are_kept_and_flagged(
+    app: Flask, directory: FakeDirectory
+) -> None:
+    """Dash Enterprise's case: granting an external IdP's user before their first sign-in."""
+    client = app.test_client()
+    alice = {TEST_USER_HEADER: "alice"}
+    _, html = get(app, "/manager/apps/sales", "alice")
+    assert 'id="unknown-grants"' in html and "Keycloak does not know" not in html
+    grants = {"users": ["bob", "newcomer"], "groups": ["/sales", "/nope"]}
+    answer = client.patch("/api/apps/sales", json={"viewers": grants}, headers=alice)
+    assert answer.status_code == 200, answer.get_json()
+    try:
+        _, html = get(app, "/manager/apps/sales", "alice")
+        assert "Keycloak does not know newcomer: not yet signed in." in html
+        assert "/nope: no such group in Keycloak (yet)." in html
+        assert "bob:" not in html and "/sales:" not in html
+        found = client.get("/manager/apps/sales/unknown-grants", headers=alice).get_json()
+        assert (found["users"], found["groups"]) == (["newcomer"], ["/nope"])
+        assert (
+            client.get(
+                "/manager/apps/sales/unknown-grants", headers={TEST_USER_HEADER: "erin"}
+            ).status_code
+            == 403
+        )
+        directory.down = True
+        _, html = get(app, "/manager/apps/sales", "alice")
+        assert "Names not checked: Keycloak is unreachable" in html
+    finally:
+        client.patch(
+            "/api/apps/sales", json={"viewers": {"users": [], "groups": ["/sales"]}}, headers=alice
+        )
 
 
 # --- Admin ----------------------------------------------------------------------------
