@@ -62,7 +62,10 @@ def _public_url(endpoint: str, **values: str) -> str:
 
 
 def _on_public_host() -> bool:
-    return request.host.lower() == urlsplit(current_settings().public_url).netloc.lower()
+    public = urlsplit(current_settings().public_url)
+    default_port = {"http": ":80", "https": ":443"}.get(public.scheme, "")
+    hosts = (request.host.lower(), public.netloc.lower())
+    return len({h.removesuffix(default_port) if default_port else h for h in hosts}) == 1
 
 
 @bp.get("/login")
@@ -71,8 +74,15 @@ def login() -> Response:
     target = safe_next(request.args.get("next"))
     if not _on_public_host():
         # The sign-in returns to the public URL: start it there, where its cookie will be
-        # (http://localhost:8050 and http://127.0.0.1:8050 are different sites).
-        return redirect(_public_url("auth.login", next=target), code=302)
+        # (http://localhost:8050 and http://127.0.0.1:8050 are different sites). Once
+        # only: a proxy that rewrites Host would otherwise send the browser round forever.
+        if not request.args.get("moved"):
+            return redirect(_public_url("auth.login", next=target, moved="1"), code=302)
+        log.warning(
+            "PORTAL_PUBLIC_URL is %s but requests arrive for host %r: does a proxy rewrite Host?",
+            current_settings().public_url,
+            request.host,
+        )
     redirect_uri = _public_url("auth.callback")
     try:
         auth_request = _provider().authorization_request(redirect_uri=redirect_uri)

@@ -117,7 +117,7 @@ def test_the_host_header_does_not_reach_the_redirect_uri(portal_url: str) -> Non
         timeout=30,
     )
     assert forged.status_code == 302
-    assert forged.headers["Location"] == f"{portal_url}/login?next=/"
+    assert forged.headers["Location"] == f"{portal_url}/login?next=/&moved=1"
     answer = requests.get(
         f"{portal_url}/login",
         headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"},

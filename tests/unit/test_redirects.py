@@ -121,8 +121,37 @@ def test_sign_in_on_another_host_name_starts_over_on_the_public_url(
         "/login?next=//evil.example", base_url=PUBLIC, headers={"Host": host}
     )
     assert answer.status_code == 302
-    assert answer.headers["Location"] == f"{PUBLIC}/login?next=/"
+    assert answer.headers["Location"] == f"{PUBLIC}/login?next=/&moved=1"
     assert provider.redirect_uris == []  # no sign-in begun for evil.example
+
+
+def test_a_proxy_that_rewrites_host_gets_one_move_not_a_loop(
+    portal: tuple[Flask, RecordingProvider],
+) -> None:
+    app, provider = portal
+    answer = app.test_client().get(
+        "/login?next=/manager/&moved=1", base_url=PUBLIC, headers={"Host": "frontdoor:8050"}
+    )
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("http://kc.test/")
+    assert provider.redirect_uris == [f"{PUBLIC}/auth/callback"]
+
+
+@pytest.mark.parametrize(
+    ("public", "host"),
+    [
+        ("http://portal.test", "portal.test:80"),
+        ("http://portal.test:80", "portal.test"),
+        ("https://portal.test", "PORTAL.test:443"),
+        ("https://portal.test/", "portal.test"),
+    ],
+)
+def test_default_ports_name_the_same_host(tmp_path: Path, public: str, host: str) -> None:
+    app = create_app(make_settings(tmp_path, seed_apps=False, public_url=public))
+    provider = RecordingProvider()
+    app.extensions["portal_provider"] = provider
+    answer = app.test_client().get("/login", headers={"Host": host})
+    assert answer.status_code == 302
+    assert provider.redirect_uris == [f"{public.rstrip('/')}/auth/callback"]
 
 
 def test_sign_out_returns_to_the_public_url(portal: tuple[Flask, RecordingProvider]) -> None:
