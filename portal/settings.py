@@ -89,8 +89,12 @@ class Settings:
     seed_apps: bool = True
     #: Where deployed apps live: bundles, environments, sockets, logs (docs/hosting.md).
     apps_dir: Path | None = None
-    #: The address people (and apps) reach the front door at.
+    #: The address people reach the front door at. Sign-in's redirect_uri and every other
+    #: absolute URL of the portal are built from it, never from the request's Host; the
+    #: portal reads no X-Forwarded-* header.
     public_url: str = "http://127.0.0.1:8050"
+    #: Where the apps reach the front door (their DASH_PLATFORM_URL); empty: public_url.
+    internal_url: str = ""
     #: Run apps in a bubblewrap sandbox when bubblewrap works here.
     app_sandbox: bool = True
     #: The group nginx's workers run as, which may enter app socket directories (root only).
@@ -140,6 +144,7 @@ class Settings:
             # Unset: below the data folder, whichever it turns out to be (see resolved()).
             "apps_dir": _optional_path("PORTAL_APPS_DIR"),
             "public_url": _env("PORTAL_PUBLIC_URL", cls.public_url),
+            "internal_url": _env("PORTAL_INTERNAL_URL", ""),
             "app_sandbox": _env("PORTAL_APP_SANDBOX", "1") not in ("0", "false", "no"),
             "frontdoor_group": _env("PORTAL_FRONTDOOR_GROUP", cls.frontdoor_group),
             "frontdoor_pid": Path(_env("PORTAL_FRONTDOOR_PID", ""))

@@ -185,7 +185,12 @@ def test_portal_service() -> None:
 
 def test_apps_reach_the_front_door() -> None:
     # DASH_PLATFORM_URL of the apps, which run in the portal container: not 127.0.0.1.
-    assert env_of("portal")["PORTAL_PUBLIC_URL"] == "http://frontdoor:8050"
+    assert env_of("portal")["PORTAL_INTERNAL_URL"] == "http://frontdoor:8050"
+
+
+def test_sign_in_returns_to_where_people_reach_the_front_door() -> None:
+    # The redirect_uri is built from PORTAL_PUBLIC_URL, never from the request's Host.
+    assert env_of("portal")["PORTAL_PUBLIC_URL"] == "http://127.0.0.1:8050"
 
 
 # --------------------------------------------------------------------------- front door

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 __all__ = ["MalformedCallback", "check_callback_body", "install"]
 
@@ -76,6 +77,12 @@ def check_callback_body(body: Any, callback_map: Mapping[str, Any]) -> None:
             raise _bad("'changedPropIds' must be a list of strings")
 
 
+def _refusal(status: int, message: str) -> Response:
+    answer = jsonify({"error": message, "status": status})
+    answer.status_code = status
+    return answer
+
+
 def install(dash_app: Any) -> None:
     """Check every callback request of ``dash_app`` (a ``dash.Dash``) before Dash runs it.
 
@@ -88,11 +95,11 @@ def install(dash_app: Any) -> None:
         if request.method != "POST" or not request.path.endswith("/_dash-update-component"):
             return None
         try:
-            check_callback_body(request.get_json(silent=True), dash_app.callback_map)
+            check_callback_body(request.get_json(), dash_app.callback_map)
         except MalformedCallback as error:
-            answer = jsonify({"error": str(error), "status": 400})
-            answer.status_code = 400
-            return answer
+            return _refusal(400, str(error))
+        except HTTPException as error:  # not JSON, or nested too deeply (bad_requests)
+            return _refusal(error.code or 400, f"Malformed callback request: {error.description}")
         return None
 
     server.before_request(check)

@@ -30,7 +30,7 @@ from typing import Any
 
 from flask import Flask
 
-from dash_appkit import callback_check
+from dash_appkit import bad_requests, callback_check
 
 __all__ = [
     "DEFAULT_ENTRYPOINT",
@@ -186,9 +186,12 @@ def load(entrypoint: str | None = None, prefix: str | None = None) -> WSGIApp:
                 routes,
                 prefix,
             )
+        bad_requests.install(obj)
         callback_check.install(obj)
         _hide_versions()
         return FirstRequestGate(server)
+    if isinstance(obj, Flask):
+        bad_requests.bound_json(obj)
     if callable(obj):
         return PrefixMiddleware(obj, prefix) if prefix.strip("/") else obj
     raise EntrypointError(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
+from werkzeug.exceptions import BadRequest
 
 from portal.errors import ApiError
 from portal.identity import User, current_user
 
-__all__ = ["answer", "signed_in"]
+__all__ = ["answer", "json_object", "signed_in"]
 
 
 def answer(body: Any, status: int = 200) -> Response:
@@ -26,3 +27,22 @@ def signed_in() -> User:
     if user is None:
         raise ApiError(401, "Sign-in required.", login_url="/login")
     return user
+
+
+def json_object(shape: str = "") -> dict[str, Any]:
+    """The request's body as a JSON object, or 400 saying what is wrong with it.
+
+    The one place the API parses a body. Flask lets the ``RecursionError`` of a body nested
+    deeper than Python's recursion limit through as a 500; here it is a 400 like any other
+    JSON that cannot be read. ``shape`` shows the expected body in the message.
+    """
+    expected = f"The body must be a JSON object{': ' + shape if shape else ''}."
+    try:
+        body = request.get_json(force=True)
+    except RecursionError:
+        raise ApiError(400, f"The JSON body is nested too deeply. {expected}") from None
+    except BadRequest:
+        raise ApiError(400, f"The body is not valid JSON. {expected}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, expected)
+    return body

@@ -13,8 +13,10 @@ import re
 from flask import Blueprint, Response, jsonify, request
 
 from portal import audit
+from portal.api import json_object
 from portal.deploys.app_tokens import slug_of_token
 from portal.errors import ApiError
+from portal.registry.validation import unsafe_character
 from portal.settings import current_settings
 
 __all__ = ["bp"]
@@ -29,6 +31,11 @@ def _text(body: dict, name: str, limit: int = 255) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise ApiError(422, f"{name} must be a non-empty string of at most {limit} characters.")
+    found = unsafe_character(value)
+    if found is not None:  # the audit log is read by admins: nothing may disguise an entry
+        raise ApiError(
+            422, f"{name} must not contain control, bidi or invisible characters ({found})."
+        )
     return value.strip()
 
 
@@ -39,9 +46,7 @@ def record_event() -> Response:
     slug = slug_of_token(current_settings().secret_key, token) if token else None
     if slug is None:
         raise ApiError(401, "An app token (X-Platform-App-Token) is required.")
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "The body must be a JSON object.")
+    body = json_object()
     action = _text(body, "action", 64)
     if not _ACTION.match(action):
         raise ApiError(422, "action must look like app.something (lower-case).")

@@ -27,7 +27,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from portal import registry
-from portal.api import answer, signed_in
+from portal.api import answer, json_object, signed_in
 from portal.errors import ApiError
 from portal.identity import current_user
 from portal.registry import AppRecord
@@ -72,13 +72,6 @@ def _app_or_404(slug: str) -> AppRecord:
     return record
 
 
-def _json_object() -> dict[str, Any]:
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "The body must be a JSON object.")
-    return body
-
-
 @bp.get("", strict_slashes=False)
 def list_apps() -> Response:
     """The apps the caller may open (anonymous: the Unauthenticated ones)."""
@@ -116,7 +109,7 @@ def patch_settings(slug: str) -> Response:
     record = _app_or_404(slug)
     if not can(user, Action.VIEW_APP_INFO, record):
         raise ApiError(403, f"Only the owner, co-owners and admins manage {slug!r}.")
-    updated = registry.update_app(slug, _json_object(), actor=user)
+    updated = registry.update_app(slug, json_object(), actor=user)
     return answer(settings_json(updated))
 
 
@@ -140,7 +133,7 @@ def put_owner(slug: str) -> Response:
     if not can(user, Action.TRANSFER_APPS):
         raise ApiError(403, "Only admins transfer apps.")
     _app_or_404(slug)
-    body = _json_object()
+    body = json_object()
     unknown = sorted(set(body) - {"owner"})
     if unknown:
         raise ApiError(400, f"Unknown fields: {', '.join(unknown)}.", unknown=unknown)

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from portal import registry
-from portal.api import answer, signed_in
+from portal.api import answer, json_object, signed_in
 from portal.deploys import current_hosting
 from portal.deploys.models import Deployment
 from portal.deploys.operations import create_app as create_hosted_app
@@ -74,9 +74,7 @@ def _deployment(slug: str, deployment_id: int) -> Deployment:
 def create_app() -> Response:
     """Create an app owned by the caller: Restricted and hidden until they share it."""
     user = signed_in()
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, 'The body must be a JSON object: {"slug": ..., "title": ...}.')
+    body = json_object('{"slug": ..., "title": ...}')
     unknown = sorted(set(body) - {"slug", "title", "description"})
     if unknown:
         raise ApiError(400, f"Unknown fields: {', '.join(unknown)}.", unknown=unknown)

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, request, stream_with_context
 
 from portal import audit, registry
-from portal.api import answer, signed_in
+from portal.api import answer, json_object, signed_in
 from portal.deploys import env_vars
 from portal.deploys.operations import (
     activate,
@@ -98,8 +98,8 @@ def change_env(slug: str, name: str) -> Response:
     try:
         env_vars.check_name(name)
         if request.method == "PUT":
-            body = request.get_json(force=True, silent=True)
-            if not isinstance(body, dict) or set(body) != {"value"}:
+            body = json_object('{"value": "..."}')
+            if set(body) != {"value"}:
                 raise ApiError(400, 'The body must be {"value": "..."}.')
             with audit.transaction():
                 env_vars.store(app.id, name, body["value"])

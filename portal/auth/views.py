@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -24,6 +25,7 @@ from portal.auth.sessions import begin_session, end_current_session, end_session
 from portal.auth.tokens import TokenError
 from portal.errors import ApiError
 from portal.identity import current_user
+from portal.settings import current_settings
 
 __all__ = ["bp"]
 
@@ -63,11 +65,38 @@ def _unavailable(error: Exception) -> Response:
     return Response(body, status=503, mimetype="text/html")
 
 
+def _public_url(endpoint: str, **values: str) -> str:
+    """An absolute URL of the portal, from the configured public URL.
+
+    Never from the request's ``Host`` (or an ``X-Forwarded-*`` header, which the portal
+    does not read): a client must not choose where Keycloak sends the code.
+    """
+    return current_settings().public_url.rstrip("/") + url_for(endpoint, **values)
+
+
+def _on_public_host() -> bool:
+    public = urlsplit(current_settings().public_url)
+    default_port = {"http": ":80", "https": ":443"}.get(public.scheme, "")
+    hosts = (request.host.lower(), public.netloc.lower())
+    return len({h.removesuffix(default_port) if default_port else h for h in hosts}) == 1
+
+
 @bp.get("/login")
 def login() -> Response:
     """Start the authorization code flow with PKCE S256, state and nonce."""
     target = safe_next(request.args.get("next"))
-    redirect_uri = url_for("auth.callback", _external=True)
+    if not _on_public_host():
+        # The sign-in returns to the public URL: start it there, where its cookie will be
+        # (http://localhost:8050 and http://127.0.0.1:8050 are different sites). Once
+        # only: a proxy that rewrites Host would otherwise send the browser round forever.
+        if not request.args.get("moved"):
+            return redirect(_public_url("auth.login", next=target, moved="1"), code=302)
+        log.warning(
+            "PORTAL_PUBLIC_URL is %s but requests arrive for host %r: does a proxy rewrite Host?",
+            current_settings().public_url,
+            request.host,
+        )
+    redirect_uri = _public_url("auth.callback")
     try:
         auth_request = _provider().authorization_request(redirect_uri=redirect_uri)
     except ProviderUnavailable as error:
@@ -129,7 +158,7 @@ def confirm_logout() -> Response | str:
 def logout() -> Response:
     """End the portal session and the Keycloak session (CSRF-checked before this runs)."""
     id_token = end_current_session()
-    home = url_for("home.portal", _external=True)
+    home = _public_url("home.portal")
     try:
         return redirect(
             _provider().end_session_url(id_token=id_token, post_logout_redirect_uri=home),

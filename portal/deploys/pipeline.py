@@ -120,7 +120,7 @@ def _platform_environment(app: App, entrypoint: str) -> dict[str, str]:
         "DASH_APP_ENTRYPOINT": entrypoint,
         "DASH_APP_SLUG": app.slug,
         "DASH_APP_DATA_DIR": str(hosting.paths.data(app.slug)),
-        "DASH_PLATFORM_URL": hosting.settings.public_url,
+        "DASH_PLATFORM_URL": hosting.settings.internal_url or hosting.settings.public_url,
         "DASH_PLATFORM_APP_TOKEN": app_token(hosting.settings.secret_key, app.slug),
     }
 

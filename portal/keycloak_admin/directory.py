@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from .model import (
     is_person,
     user_from_rep,
 )
+from .suggestions import CANDIDATES_PER_SUGGESTION, SUGGEST_LIMIT, names_start_with, searchable
 from .transport import AdminApi
 
 __all__ = ["KeycloakDirectory"]
@@ -222,19 +224,49 @@ class KeycloakDirectory:
             stack.extend(subs)
         return found
 
-    def suggest_users(self, prefix: str, *, limit: int = 10) -> list[str]:
-        """Usernames matching what someone is typing (the viewer and co-owner pickers)."""
-        prefix = prefix.strip()
-        if not prefix:
+    def suggest_users(self, text: str, *, limit: int = SUGGEST_LIMIT) -> list[str]:
+        """Usernames for the viewer and co-owner pickers: whose username or display name
+        (first name, last name, or both) starts with ``text``; never by email (the rule:
+        :mod:`.suggestions`). Keycloak's prefix search finds the candidates, which also
+        match emails, so the rule is applied to what it answers.
+        """
+        needle = searchable(text)
+        if needle is None:
             return []
-        users = self.list_users(prefix, max=limit)
-        return sorted(u.username for u in users)[:limit]
+        found = {
+            u.username
+            for u in self.list_users(needle, max=limit * CANDIDATES_PER_SUGGESTION)
+            if names_start_with(needle, u.username, u.first_name, u.last_name, u.display_name)
+        }
+        return sorted(found)[:limit]
 
-    def suggest_groups(self, prefix: str, *, limit: int = 10) -> list[str]:
-        """Full group paths containing what someone is typing."""
-        needle = prefix.strip().lower().lstrip("/")
+    def suggest_groups(self, text: str, *, limit: int = SUGGEST_LIMIT) -> list[str]:
+        """Full group paths containing ``text`` (as long as for users), at most ``limit``."""
+        needle = searchable(text.strip().lstrip("/"))
+        if needle is None:
+            return []
         paths = sorted(self._group_tree().values())
         return [p for p in paths if needle in p.lower()][:limit]
+
+    def unknown_principals(
+        self, users: Iterable[str], groups: Iterable[str]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """The usernames and group paths (as given) that the realm has no user or group for.
+
+        A user of an external identity provider exists in Keycloak only once they have
+        signed in, so an unknown user may simply not have signed in yet.
+        """
+        users, groups = sorted(set(users)), sorted(set(groups))
+        known = set(self._group_tree().values()) if groups else set()
+        missing_users = set()
+        for name in users:
+            try:
+                self._user_rep(name)
+            except UnknownUser:
+                missing_users.add(name)
+        return frozenset(missing_users), frozenset(
+            g for g in groups if normalize_group(g) not in known
+        )
 
     # -- events and sessions ----------------------------------------------------------
 

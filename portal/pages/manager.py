@@ -22,6 +22,7 @@ from portal.keycloak_admin import DirectoryError
 from portal.pages import ACCESS_LABELS, directory, redirect_back
 from portal.pages.charts import daily_chart
 from portal.pages.operate_view import operating_view
+from portal.registry import AppRecord
 from portal.thumbnails import MAX_BYTES, ThumbnailError, set_thumbnail
 from roles import Action, can
 
@@ -45,16 +46,22 @@ def index() -> str:
     return render_template("manager.html", section="manager", apps=apps, may_create=may_create)
 
 
+def _managed_app(slug: str) -> AppRecord:
+    """The app, if the user may manage it: 404 unknown, 403 not theirs."""
+    app = registry.get_app(slug)
+    if app is None:
+        abort(404, f"No app {slug!r}.")
+    if not can(current_user(), Action.VIEW_APP_INFO, app):
+        raise ApiError(403, f"Only the owner, co-owners and admins manage {app.title!r}.")
+    return app
+
+
 @bp.get("/apps/<slug>")
 @requires(Action.VIEW_APP_MANAGER)
 def app_settings(slug: str) -> str:
     """One app's settings page: viewer access, co-owners, portal settings, analytics."""
     user = current_user()
-    app = registry.get_app(slug)
-    if app is None:
-        abort(404, f"No app {slug!r}.")
-    if not can(user, Action.VIEW_APP_INFO, app):
-        raise ApiError(403, f"Only the owner, co-owners and admins manage {app.title!r}.")
+    app = _managed_app(slug)
     may = {
         name: can(user, action, app)
         for name, action in {
@@ -80,6 +87,7 @@ def app_settings(slug: str) -> str:
     policy = registry.get_policy()
     return render_template(
         "manager_app.html",
+        unknown=unknown_grants(app),
         section="manager",
         app=app,
         may=may,
@@ -145,6 +153,38 @@ def suggest() -> Any:
         # The picker still accepts typed names; it just cannot suggest any now.
         return jsonify({"error": str(error), "suggestions": []}), 503
     return jsonify({"suggestions": found})
+
+
+def unknown_grants(app: AppRecord) -> dict[str, Any]:
+    """Who the app's grants name that Keycloak does not know, with the warning to show.
+
+    Grants may name them (Dash Enterprise's case: a user of an external identity provider
+    is in Keycloak only after their first sign-in), but the owner should see it: a typo
+    grants nobody, and a name registered later would get the access.
+    """
+    try:
+        users, groups = directory().unknown_principals(
+            app.viewer_users | app.co_owner_users, app.viewer_groups | app.co_owner_groups
+        )
+    except DirectoryError as error:
+        return {"users": [], "groups": [], "message": f"Names not checked: {error}"}
+    parts = []
+    if users:
+        parts.append(
+            f"{', '.join(sorted(users))}: not yet signed in. Users of an external identity "
+            "provider appear in Keycloak at their first sign-in; otherwise, check the spelling."
+        )
+    if groups:
+        parts.append(f"{', '.join(sorted(groups))}: no such group in Keycloak (yet).")
+    message = "Keycloak does not know " + " ".join(parts) if parts else ""
+    return {"users": sorted(users), "groups": sorted(groups), "message": message}
+
+
+@bp.get("/apps/<slug>/unknown-grants")
+@requires(Action.VIEW_APP_MANAGER)
+def unknown_grants_json(slug: str) -> Any:
+    """The same warning after the page saved new grants (JSON)."""
+    return jsonify(unknown_grants(_managed_app(slug)))
 
 
 @bp.get("/apps/")

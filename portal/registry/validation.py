@@ -8,6 +8,7 @@ of the wrong type or out of range is 422, with a message saying which field and 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "check_visible",
     "check_workers",
     "is_hosted_thumbnail",
+    "unsafe_character",
 ]
 
 #: Fields of an app that ``update_app`` accepts (the PATCH body of /api/apps/<slug>).
@@ -68,7 +70,13 @@ HOSTED_THUMBNAIL = re.compile(r"/thumbnails/[0-9a-f]{64}\.(?:png|jpg|gif|webp)")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # Keycloak's default user profile forbids these in usernames (plus whitespace).
 _USERNAME_FORBIDDEN = re.compile(r"[\s<>&\"'$%!#?§;*~/\\|^=\[\]{}()\x00-\x1f\x7f]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Unicode categories no text field may hold: controls, format characters (bidi
+#: overrides and isolates, zero-width spaces and joiners, BOM, soft hyphen), surrogates,
+#: private use, unassigned code points, line and paragraph separators.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+#: Letters that render as nothing (Hangul fillers), used to fake empty or equal names.
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+_LINE_BREAKS = frozenset("\n\r\t")
 
 
 class RegistryError(ApiError):
@@ -77,6 +85,28 @@ class RegistryError(ApiError):
 
 def _invalid(field: str, why: str) -> RegistryError:
     return RegistryError(422, f"{field}: {why}", field=field)
+
+
+def unsafe_character(text: str, *, multiline: bool = False) -> str | None:
+    """The first character ``text`` may not hold, named (``U+202E RIGHT-TO-LEFT OVERRIDE``).
+
+    The one rule for every text people see (titles, descriptions, tags, names, audit
+    text): no control, bidi or invisible character that could make one text look like
+    another (``Sa\\u202eles``) or hide part of it. ``multiline`` allows line breaks and tabs.
+    """
+    for char in text:
+        if multiline and char in _LINE_BREAKS:
+            continue
+        if char in _INVISIBLE_LETTERS or unicodedata.category(char) in _UNSAFE_CATEGORIES:
+            return f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip()
+    return None
+
+
+def _check_characters(field: str, text: str, *, multiline: bool = False) -> str:
+    found = unsafe_character(text, multiline=multiline)
+    if found is not None:
+        raise _invalid(field, f"must not contain control, bidi or invisible characters ({found})")
+    return text
 
 
 def check_slug(value: Any) -> str:
@@ -93,9 +123,9 @@ def check_title(value: Any) -> str:
     title = value.strip()
     if not title:
         raise _invalid("title", "must not be empty")
-    if len(title) > MAX_TITLE or _CONTROL.search(title):
-        raise _invalid("title", f"at most {MAX_TITLE} printable characters")
-    return title
+    if len(title) > MAX_TITLE:
+        raise _invalid("title", f"at most {MAX_TITLE} characters")
+    return _check_characters("title", title)
 
 
 def check_description(value: Any) -> str:
@@ -103,7 +133,7 @@ def check_description(value: Any) -> str:
         raise _invalid("description", "must be a string")
     if len(value) > MAX_DESCRIPTION:
         raise _invalid("description", f"at most {MAX_DESCRIPTION} characters")
-    return value.strip()
+    return _check_characters("description", value.strip(), multiline=True)
 
 
 def check_tags(value: Any) -> tuple[str, ...]:
@@ -115,8 +145,9 @@ def check_tags(value: Any) -> tuple[str, ...]:
         if not isinstance(item, str) or not item.strip():
             raise _invalid("tags", "every tag must be a non-empty string")
         tag = item.strip()
-        if len(tag) > MAX_TAG or _CONTROL.search(tag):
-            raise _invalid("tags", f"a tag has at most {MAX_TAG} printable characters")
+        if len(tag) > MAX_TAG:
+            raise _invalid("tags", f"a tag has at most {MAX_TAG} characters")
+        _check_characters("tags", tag)
         if tag.casefold() not in seen:  # "Sales" and "sales" are one tag
             seen.add(tag.casefold())
             tags.append(tag)
@@ -194,16 +225,16 @@ def check_username(value: Any, *, field: str = "username") -> str:
     name = normalize_username(value)
     if not name or len(name) > MAX_NAME or _USERNAME_FORBIDDEN.search(name):
         raise _invalid(field, f"{value!r} is not a valid username")
-    return name
+    return _check_characters(field, name)
 
 
 def _check_group(value: Any, *, field: str) -> str:
     if not isinstance(value, str):
         raise _invalid(field, "a group must be a string path like /sales/east")
     path = normalize_group(value)
-    if path == "/" or len(path) > MAX_NAME or _CONTROL.search(path):
+    if path == "/" or len(path) > MAX_NAME:
         raise _invalid(field, f"{value!r} is not a valid group path")
-    return path
+    return _check_characters(field, path)
 
 
 def check_principals(field: str, value: Any) -> dict[str, frozenset[str]]:

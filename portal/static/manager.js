@@ -11,6 +11,9 @@
   var tokenMeta = document.querySelector('meta[name="csrf-token"]');
   var saved = JSON.parse(document.getElementById("app-data").textContent);
   var lists = {};  // "viewers.users" -> array of names being edited
+  var unknownBox = document.getElementById("unknown-grants");
+  // Granted names Keycloak does not know (yet): {"users": [...], "groups": [...], "message"}.
+  var unknown = JSON.parse(document.getElementById("unknown-data").textContent);
 
   function show(kind, text) {
     statusBox.className = "notice notice-" + kind;
@@ -40,6 +43,13 @@
       var chip = document.createElement("span");
       chip.className = "chip";
       chip.textContent = name;
+      if ((unknown[picker.getAttribute("data-key")] || []).indexOf(name) !== -1) {
+        var flag = document.createElement("span");
+        flag.className = "badge badge-muted";
+        flag.textContent = picker.getAttribute("data-kind") === "user" ? "not yet signed in" : "unknown group";
+        chip.appendChild(document.createTextNode(" "));
+        chip.appendChild(flag);
+      }
       if (editable) {
         var remove = document.createElement("button");
         remove.type = "button";
@@ -114,6 +124,20 @@
     });
   });
 
+  // After a save: ask again which granted names Keycloak does not know.
+  function checkNames() {
+    return fetch(unknownBox.getAttribute("data-url"), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) return;
+        unknown = data;
+        unknownBox.textContent = data.message;
+        unknownBox.hidden = !data.message;
+        load(saved);
+      })
+      .catch(function () { /* the warning is a convenience: saving worked */ });
+  }
+
   function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
   function sorted(list) { return list.slice().sort(); }
 
@@ -169,6 +193,7 @@
       .then(function (data) {
         load(data.app || data);
         show("ok", "Saved.");
+        return checkNames();
       })
       .catch(function (error) { show("error", error.message || "Saving failed."); })
       .then(function () { button.disabled = false; });

@@ -85,6 +85,13 @@ class FakeDirectory:
     def licensed_usernames(self) -> set[str]:
         return set(self.licensed)
 
+    def unknown_principals(
+        self, users: Iterable[str], groups: Iterable[str]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """The demo users and the contract's groups are known; nobody else."""
+        known_groups = {g for u in DEMO_USERS.values() for g in u.groups} | {"/sales", "/finance"}
+        return frozenset(set(users) - set(DEMO_USERS)), frozenset(set(groups) - known_groups)
+
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     overrides.setdefault("sales_rows", 1000)

@@ -179,6 +179,29 @@ def test_patch_needs_json(client: FlaskClient) -> None:
         assert answer.get_json()["error"]
 
 
+@pytest.mark.parametrize("depth", [1_100, 100_000])
+def test_json_nested_too_deeply_is_a_400(client: FlaskClient, depth: int) -> None:
+    """Every JSON endpoint reads its body through portal.api.json_object."""
+    deep = "[" * depth + "]" * depth
+    for method, path, data in [
+        ("PATCH", "/api/apps/sales", deep),
+        ("PATCH", "/api/apps/sales", '{"title": ' + deep + "}"),
+        ("PUT", "/api/apps/sales/owner", deep),
+        ("POST", "/api/apps", deep),
+        ("PUT", "/api/apps/sales/env/API_KEY", deep),
+    ]:
+        answer = client.open(
+            path,
+            method=method,
+            data=data,
+            content_type="application/json",
+            headers=as_user("admin"),
+        )
+        assert answer.status_code == 400, (method, path)
+        assert answer.get_json()["error"].startswith("The JSON body is nested too deeply.")
+    assert client.get("/api/apps/sales", headers=as_user("alice")).get_json()["title"] == "Sales"
+
+
 def test_patch_half_valid_changes_nothing(client: FlaskClient, app: Flask) -> None:
     before = client.get("/api/apps/sales", headers=as_user("alice")).get_json()
     with app.app_context():
@@ -254,3 +277,24 @@ def test_transfer_when_directory_is_down(client: FlaskClient, directory: FakeDir
 def test_methods_not_allowed(client: FlaskClient) -> None:
     assert client.put("/api/apps/sales", json={}, headers=as_user("admin")).status_code == 405
     assert client.put("/api/apps", json={}, headers=as_user("admin")).status_code == 405
+
+
+# --- POST /api/app-events: text an app reports for the audit log --------------------------
+
+
+def test_app_events_refuse_hidden_characters_and_deep_json(client: FlaskClient, app: Flask) -> None:
+    from portal.deploys.app_tokens import app_token
+
+    headers = {"X-Platform-App-Token": app_token(app.config["SECRET_KEY"], "sales")}
+    good = {"actor": "bob", "action": "app.export", "target": "sales:rows"}
+    assert client.post("/api/app-events", json=good, headers=headers).status_code == 201
+    for field in ("actor", "target"):
+        forged = {**good, field: good[field][:2] + "\u202e" + good[field][2:]}
+        answer = client.post("/api/app-events", json=forged, headers=headers)
+        assert answer.status_code == 422
+        assert "U+202E RIGHT-TO-LEFT OVERRIDE" in answer.get_json()["error"]
+    deep = "[" * 1_100 + "]" * 1_100
+    answer = client.post(
+        "/api/app-events", data=deep, content_type="application/json", headers=headers
+    )
+    assert answer.status_code == 400

@@ -310,3 +310,79 @@ def test_a_dash_page_names_no_versions(bundle):
     for version in (sys.version, dash.__version__, plotly.__version__):
         assert version not in page
     assert "_favicon.ico" in page and "_favicon.ico?v=" not in page
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [1_100, 5_000, 100_000])
+def test_json_nested_too_deeply_gets_400_from_a_dash_app(bundle, depth):
+    client = Client(serve.load(f"{bundle(DASH_APP)}:app"))
+    assert client.get(PREFIX).status_code == 200
+    value = f'{{"id": "b", "property": "n_clicks", "value": {_nested(depth)}}}'
+    for body in (
+        _nested(depth),
+        '{"output": "out.children", "outputs": {"id": "out", "property": "children"}, '
+        f'"inputs": [{value}], "changedPropIds": [], "state": []}}',
+    ):
+        answer = client.post(
+            f"{PREFIX}_dash-update-component", data=body, content_type="application/json"
+        )
+        assert answer.status_code == 400
+        assert answer.get_json()["error"] == (
+            "Malformed callback request: The JSON body is nested too deeply."
+        )
+
+
+def test_json_nested_too_deeply_gets_400_from_a_flask_app(bundle):
+    name = bundle(
+        """
+        from flask import Flask, request
+
+        server = Flask(__name__)
+
+        @server.post("/echo")
+        def echo():
+            return {"silent": request.get_json(silent=True), "kind": str(type(request.json))}
+        """
+    )
+    client = Client(serve.load(f"{name}:server"))
+    deep = {"data": _nested(2_000), "content_type": "application/json"}
+    answer = client.post(f"{PREFIX}echo", **deep)
+    assert answer.status_code == 400
+    assert "nested too deeply" in answer.get_data(as_text=True)
+    assert client.post(f"{PREFIX}echo", json=[1]).get_json()["silent"] == [1]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "dash/nope.js",
+        "nope/x.js",
+        "plotly/nope.v1_0_0m1.min.js",
+        "dash/../../etc/passwd",
+        "dash/dash-renderer/build/nope.js",
+    ],
+)
+def test_a_file_a_dash_app_does_not_serve_is_a_404(bundle, path):
+    client = Client(serve.load(f"{bundle(DASH_APP)}:app"))
+    page = client.get(PREFIX).get_data(as_text=True)
+    answer = client.get(f"{PREFIX}_dash-component-suites/{path}")
+    assert answer.status_code == 404
+    assert answer.get_json()["error"] == f"No file {path} in this app."
+    served = page.split(f"{PREFIX}_dash-component-suites/")[1].split('"')[0]
+    assert client.get(f"{PREFIX}_dash-component-suites/{served}").status_code == 200
+
+
+def test_a_registered_file_missing_from_its_package_is_a_404(bundle, monkeypatch):
+    client = Client(serve.load(f"{bundle(DASH_APP)}:app"))
+    page = client.get(PREFIX).get_data(as_text=True)
+    served = page.split(f"{PREFIX}_dash-component-suites/")[1].split('"')[0]
+
+    def missing(package: str, resource: str) -> bytes:
+        raise FileNotFoundError(resource)
+
+    monkeypatch.setattr("pkgutil.get_data", missing)
+    answer = client.get(f"{PREFIX}_dash-component-suites/{served}")
+    assert answer.status_code == 404

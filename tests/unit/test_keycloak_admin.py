@@ -7,6 +7,7 @@ lists that name direct holders only), so the merge is tested on realistic input.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -218,6 +219,8 @@ class FakeKeycloak:
             return Response(self.fail.pop(path), {"error": "nope"})
         if method == "POST":
             return Response(204)
+        if path == "/users" and "search" in params:
+            return Response(200, _keycloak_search(self.answers["/users"], params))
         if path == "/users" and "username" in params:
             return Response(
                 200, [u for u in self.answers["/users"] if u["username"] == params["username"]]
@@ -229,6 +232,27 @@ class FakeKeycloak:
             first, size = int(params["first"]), int(params["max"])
             body = body[first : first + size]
         return Response(200, body)
+
+
+def _keycloak_search(users: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Keycloak 26's ``search``: every word a prefix (``*`` a wildcard) of the username,
+    first name, last name or email; ``"word"`` exact; at most ``max``."""
+
+    def matches(word: str, value: str) -> bool:
+        if word.startswith('"') and word.endswith('"'):
+            return value == word.strip('"')
+        return re.fullmatch(re.escape(word).replace(r"\*", ".*") + ".*", value) is not None
+
+    fields = ("username", "firstName", "lastName", "email")
+    found = [
+        u
+        for u in users
+        if all(
+            any(matches(word, str(u.get(f) or "").lower()) for f in fields)
+            for word in str(params["search"]).lower().split()
+        )
+    ]
+    return found[: int(params.get("max", 100))]
 
 
 @pytest.fixture
@@ -323,7 +347,67 @@ def test_suggestions(directory: KeycloakDirectory) -> None:
     assert directory.suggest_groups("EAST") == ["/sales/east", "/sales/east/managers"]
     assert directory.suggest_groups("/fin") == ["/finance"]
     assert directory.suggest_users("") == []
-    assert "alice" in directory.suggest_users("al")
+    assert directory.suggest_users("al") == ["alice"]
+    assert directory.suggest_users("  Ali ") == ["alice"]
+
+
+def test_the_fake_keycloak_searches_like_keycloak(keycloak: FakeKeycloak) -> None:
+    """What the suggestion rules below defend against: Keycloak's own search."""
+    users = keycloak.answers["/users"]
+    assert len(_keycloak_search(users, {"search": "*"})) == len(users)
+    assert [u["username"] for u in _keycloak_search(users, {"search": "bob@example.com"})] == [
+        "bob"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["*", "**", "a*", "*e*", '"bob"', "bob@example.com", "bob@", "b", " b ", "", "b\x00"],
+)
+def test_suggestions_list_nobody_for_wildcards_emails_or_one_letter(
+    directory: KeycloakDirectory, text: str
+) -> None:
+    assert directory.suggest_users(text) == []
+
+
+def test_suggestions_match_username_or_display_name_prefixes_only(
+    keycloak: FakeKeycloak, directory: KeycloakDirectory
+) -> None:
+    keycloak.answers["/users"].append(
+        {
+            "id": "u-zed",
+            "username": "zed",
+            "firstName": "Zoe",
+            "lastName": "Dexter",
+            "email": "x@bo.example",
+        }
+    )
+    assert directory.suggest_users("bo") == ["bob"]  # not zed, whose email has "bo"
+    assert directory.suggest_users("zo") == ["zed"]
+    assert directory.suggest_users("dex") == ["zed"]
+    assert directory.suggest_users("Zoe De") == ["zed"]
+    assert directory.suggest_users("x@") == []
+    assert directory.suggest_users("ob") == []  # a prefix, not a part
+
+
+def test_suggestions_are_capped(keycloak: FakeKeycloak, directory: KeycloakDirectory) -> None:
+    keycloak.answers["/users"].extend(
+        {"id": f"u-user{i:02}", "username": f"user{i:02}", "email": f"user{i:02}@example.com"}
+        for i in range(40)
+    )
+    assert directory.suggest_users("us") == [f"user{i:02}" for i in range(10)]
+    assert len(directory.suggest_users("us", limit=25)) == 25
+    assert len(directory.suggest_groups("s")) == 0 and len(directory.suggest_groups("sa")) == 5
+
+
+def test_unknown_principals(keycloak: FakeKeycloak, directory: KeycloakDirectory) -> None:
+    users, groups = directory.unknown_principals(
+        ["bob", "newcomer", "alice"], ["/sales/east", "/nope", "sales/west/managers"]
+    )
+    assert (users, groups) == ({"newcomer"}, {"/nope"})
+    calls = len(keycloak.calls)
+    assert directory.unknown_principals([], []) == (frozenset(), frozenset())
+    assert len(keycloak.calls) == calls  # nothing to check: no call
 
 
 def test_login_events_sign_out_and_console_links(

@@ -89,6 +89,13 @@ class FakeDirectory:
         groups = {"/sales", "/sales/east", "/sales/east/managers", "/sales/west", "/finance"}
         return sorted(p for p in groups if prefix.lower().strip("/") in p)
 
+    def unknown_principals(
+        self, users: Iterable[str], groups: Iterable[str]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        self._check()
+        known_groups = {"/sales", "/sales/east", "/sales/east/managers", "/sales/west", "/finance"}
+        return frozenset(set(users) - set(self.users)), frozenset(set(groups) - known_groups)
+
     def login_events(self, days: int = 30) -> list[LoginEvent]:
         self._check()
         now = datetime.now(UTC)
@@ -238,9 +245,9 @@ def test_suggestions_come_from_the_directory(app: Flask) -> None:
     client = app.test_client()
     answer = client.get("/manager/suggest?kind=group&q=east", headers={TEST_USER_HEADER: "alice"})
     assert answer.json == {"suggestions": ["/sales/east", "/sales/east/managers"]}
-    answer = client.get("/manager/suggest?kind=user&q=b", headers={TEST_USER_HEADER: "alice"})
+    answer = client.get("/manager/suggest?kind=user&q=bo", headers={TEST_USER_HEADER: "alice"})
     assert answer.json == {"suggestions": ["bob"]}
-    assert client.get("/manager/suggest?q=b", headers={TEST_USER_HEADER: "bob"}).status_code == 403
+    assert client.get("/manager/suggest?q=bo", headers={TEST_USER_HEADER: "bob"}).status_code == 403
 
 
 def test_a_licensed_user_creates_an_app(app: Flask) -> None:
@@ -256,6 +263,71 @@ def test_a_licensed_user_creates_an_app(app: Flask) -> None:
     assert "slug" in post(app, "/manager/initialize", "erin", {"slug": "Bad Slug"})[1]
     assert post(app, "/manager/initialize", "bob", {"slug": "other"})[0] == 403
     assert cards(get(app, "/", "bob")[1]) == {"sales", "hello", "public"}  # Restricted: not shared
+
+
+@pytest.mark.parametrize(
+    "back",
+    [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "\t//evil.example",
+        "/\\evil.example",
+        "//evil.example",
+        "/%09/evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+    ],
+)
+def test_form_posts_return_only_to_local_paths(app: Flask, back: str) -> None:
+    """redirect_back uses safe_next: browsers drop tabs and newlines and read \\ as /."""
+    client = app.test_client()
+    answer = client.post(
+        "/manager/initialize",
+        data={"slug": "Bad Slug", "back": back},
+        headers={TEST_USER_HEADER: "alice"},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/manager/"
+    kept = client.post(
+        "/manager/initialize",
+        data={"slug": "Bad Slug", "back": "/manager/apps/sales?tab=1"},
+        headers={TEST_USER_HEADER: "alice"},
+    )
+    assert kept.headers["Location"] == "/manager/apps/sales?tab=1"
+
+
+def test_grants_keycloak_does_not_know_are_kept_and_flagged(
+    app: Flask, directory: FakeDirectory
+) -> None:
+    """Dash Enterprise's case: granting an external IdP's user before their first sign-in."""
+    client = app.test_client()
+    alice = {TEST_USER_HEADER: "alice"}
+    _, html = get(app, "/manager/apps/sales", "alice")
+    assert 'id="unknown-grants"' in html and "Keycloak does not know" not in html
+    grants = {"users": ["bob", "newcomer"], "groups": ["/sales", "/nope"]}
+    answer = client.patch("/api/apps/sales", json={"viewers": grants}, headers=alice)
+    assert answer.status_code == 200, answer.get_json()
+    try:
+        _, html = get(app, "/manager/apps/sales", "alice")
+        assert "Keycloak does not know newcomer: not yet signed in." in html
+        assert "/nope: no such group in Keycloak (yet)." in html
+        assert "bob:" not in html and "/sales:" not in html
+        found = client.get("/manager/apps/sales/unknown-grants", headers=alice).get_json()
+        assert (found["users"], found["groups"]) == (["newcomer"], ["/nope"])
+        assert (
+            client.get(
+                "/manager/apps/sales/unknown-grants", headers={TEST_USER_HEADER: "erin"}
+            ).status_code
+            == 403
+        )
+        directory.down = True
+        _, html = get(app, "/manager/apps/sales", "alice")
+        assert "Names not checked: Keycloak is unreachable" in html
+    finally:
+        client.patch(
+            "/api/apps/sales", json={"viewers": {"users": [], "groups": ["/sales"]}}, headers=alice
+        )
 
 
 # --- Admin ----------------------------------------------------------------------------

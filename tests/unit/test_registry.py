@@ -236,6 +236,75 @@ def test_update_rejects(ctx: Flask, changes: object, status: int) -> None:
     assert refused.value.message
 
 
+HIDDEN = {
+    "\u202e": "U+202E RIGHT-TO-LEFT OVERRIDE",
+    "\u2066": "U+2066 LEFT-TO-RIGHT ISOLATE",
+    "\u200f": "U+200F RIGHT-TO-LEFT MARK",
+    "\u200b": "U+200B ZERO WIDTH SPACE",
+    "\u2060": "U+2060 WORD JOINER",
+    "\ufeff": "U+FEFF ZERO WIDTH NO-BREAK SPACE",
+    "\u00ad": "U+00AD SOFT HYPHEN",
+    "\u3164": "U+3164 HANGUL FILLER",
+    "\u2028": "U+2028 LINE SEPARATOR",
+    "\x1b": "U+001B",
+    "\x7f": "U+007F",
+    "\ue000": "U+E000",
+    "\U000e0041": "U+E0041 TAG LATIN CAPITAL LETTER A",
+}
+
+
+def _hide(value: object, char: str) -> object:
+    if isinstance(value, str):
+        return value.format(char)
+    if isinstance(value, list):
+        return [_hide(i, char) for i in value]
+    return {k: _hide(i, char) for k, i in value.items()}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "char"),
+    [
+        *[("title", "Sa{}les", char) for char in HIDDEN],
+        *[
+            (field, value, char)
+            for char in ("\u202e", "\u200b", "\x1b")
+            for field, value in [
+                ("description", "Sales{} by region"),
+                ("tags", ["sa{}les"]),
+                ("viewers", {"users": ["bo{}b"]}),
+                ("viewers", {"groups": ["/sa{}les"]}),
+                ("co_owners", {"users": ["er{}in"]}),
+                ("thumbnail", "/static/{}x.png"),
+            ]
+        ],
+    ],
+)
+def test_text_with_control_bidi_or_invisible_characters_is_refused(
+    ctx: Flask, field: str, value: object, char: str
+) -> None:
+    before = registry.get_app("sales")
+    with pytest.raises(RegistryError) as refused:
+        registry.update_app("sales", {field: _hide(value, char)}, actor=ADMIN)
+    assert refused.value.status == 422
+    assert refused.value.message.startswith(field)
+    if field in ("title", "description", "tags"):
+        assert HIDDEN[char] in refused.value.message
+    assert registry.get_app("sales") == before
+
+
+def test_text_may_hold_accents_scripts_emoji_and_description_line_breaks(ctx: Flask) -> None:
+    record = registry.update_app(
+        "sales",
+        {
+            "title": "Ventes régionales 売上 \u0627\u0644\u0645\u0628\u064a\u0639\u0627\u062a 📈",
+            "description": "Line one\nLine two\r\n\tindented",
+            "tags": ["e\u0301t\u00e9", "naïve"],
+        },
+        actor=ADMIN,
+    )
+    assert record.title.endswith("📈") and "\n" in record.description
+
+
 def test_failed_write_changes_nothing(ctx: Flask) -> None:
     before, version, events = registry.get_app("sales"), registry.registry_version(), audit_count()
     with pytest.raises(RegistryError) as refused:
