@@ -166,9 +166,10 @@ def test_login_stores_no_session_and_a_new_id_is_issued_at_the_callback(portal_u
     session, _ = _start_flow(portal_url)
     assert not session.cookies.get(COOKIE), "a visitor gets no server-side session"
     planted = "attacker-chosen-session-id"
-    session.cookies.set(COOKIE, planted)
+    host = urlsplit(portal_url).hostname
+    session.cookies.set(COOKIE, planted, domain=host, path="/")
     login(portal_url, "bob", session=session)
-    after = session.cookies.get(COOKIE)
+    after = session.cookies.get(COOKIE, domain=host, path="/")
     assert after and after != planted
     attacker = requests.Session()
     attacker.cookies.set(COOKIE, planted)
