@@ -24,6 +24,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, current_app
@@ -75,7 +76,8 @@ class PurgeSchedule:
     """Runs :func:`purge_expired` every ``interval`` seconds in this process, once started."""
 
     def __init__(self, app: Flask, interval: float) -> None:
-        self.app = app
+        # Weak: the thread ends with the app (tests and tools build many in one process).
+        self._app = weakref.ref(app)
         self.interval = interval
         self._pid: int | None = None  # the process the thread runs in
         self._lock = threading.Lock()
@@ -93,10 +95,15 @@ class PurgeSchedule:
         while True:
             # Spread the workers' purges over the interval.
             time.sleep(self.interval * random.uniform(0.5, 1.0))  # noqa: S311 - not a secret
-            self.run_once()
+            app = self._app()
+            if app is None:
+                return
+            self.run_once(app)
+            del app
 
-    def run_once(self) -> None:
-        with self.app.app_context():
+    @staticmethod
+    def run_once(app: Flask) -> None:
+        with app.app_context():
             try:
                 counts = purge_expired()
             except Exception:  # a locked or unreachable database: try again next time
