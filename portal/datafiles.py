@@ -19,7 +19,9 @@ __all__ = ["DATA_DIR_MODE", "FILE_MODE", "private_data_dir", "private_sqlite_fil
 
 log = logging.getLogger(__name__)
 
-#: Enter, but not list: apps and nginx reach their folders and sockets below it.
+#: Nobody but the portal's user may list or read the folder; entering it stays as it was
+#: (0711 from the usual umask: apps and nginx reach their folders and sockets below it).
+_GROUP_OTHER_READ_WRITE = 0o066
 DATA_DIR_MODE = 0o711
 FILE_MODE = 0o600
 #: Files SQLite keeps next to a database (it gives them the database's mode).
@@ -34,10 +36,12 @@ def _chmod(path: Path, mode: int) -> None:
 
 
 def private_data_dir(data_dir: Path) -> None:
-    """Create the data folder if needed; enterable by all, listable by the portal only."""
+    """Create the data folder if needed (0711); take read and write from group and others
+    (a 0700 folder stays 0700: then apps' folders and sockets live elsewhere)."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=DATA_DIR_MODE)
-    if data_dir.stat().st_mode & 0o777 != DATA_DIR_MODE:
-        _chmod(data_dir, DATA_DIR_MODE)
+    mode = data_dir.stat().st_mode & 0o777
+    if mode & _GROUP_OTHER_READ_WRITE:
+        _chmod(data_dir, mode & ~_GROUP_OTHER_READ_WRITE)
 
 
 def private_sqlite_file(database_url: str) -> None:

@@ -48,9 +48,15 @@ def test_an_existing_database_and_its_journal_are_made_private(tmp_path: Path) -
 
 
 def test_an_existing_listable_data_folder_is_made_enterable_only(tmp_path: Path) -> None:
-    tmp_path.chmod(0o755)
+    tmp_path.chmod(0o775)
     worker(tmp_path)
     assert _mode(tmp_path) == 0o711 and _mode(tmp_path / "portal.db") == 0o600
+
+
+def test_a_closed_data_folder_stays_closed(tmp_path: Path) -> None:
+    tmp_path.chmod(0o700)
+    worker(tmp_path)
+    assert _mode(tmp_path) == 0o700
 
 
 def test_a_server_database_needs_no_file(tmp_path: Path) -> None:
