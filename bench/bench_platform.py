@@ -288,7 +288,7 @@ def main() -> int:
                     work=work,
                 )
                 results |= login_flood.measure(
-                    stack, users["bob"], BENCH_SLUG, rounds=quiet_rounds + 2, work=work
+                    stack, users["bob"], BENCH_SLUG, rounds=rounds // 2 + 4, work=work
                 )
             results |= sales(stack, {w: users[w] for w in ("carol", "alice")}, calls)
             touch_apps(stack, users)

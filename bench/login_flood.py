@@ -139,7 +139,7 @@ def main() -> int:
             create_app(alice, stack.url, BENCH_SLUG, "Bench: trivial callback")
             set_access(alice, stack.url, BENCH_SLUG, "authenticated")
             timed_deploy(stack, alice, BENCH_SLUG, bundle(work, "plain", "dash==4.4.1\n"))
-            figures = measure(stack, bob, BENCH_SLUG, rounds=6 if args.quick else 16, work=work)
+            figures = measure(stack, bob, BENCH_SLUG, rounds=10 if args.quick else 24, work=work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if figures["login_flood_ratio"] >= GOAL_RATIO else 1
