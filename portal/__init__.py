@@ -42,13 +42,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     from portal.api import deployments as deployments_api
     from portal.api import me as me_api
     from portal.api import operations as operations_api
+    from portal.datafiles import private_data_dir, private_sqlite_file
     from portal.deploys.startup import cli as platform_cli
     from portal.extensions import db, migrate
     from portal.pages import admin, home, manager, operate
 
     _configure_logging()
     settings = (settings or Settings.from_env()).resolved()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(settings.data_dir)
+    private_sqlite_file(settings.database_url)
 
     app = Flask(__name__)
     app.extensions["portal_settings"] = settings

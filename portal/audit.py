@@ -1,10 +1,10 @@
 """The audit log: who changed what, and the unit of work that keeps it honest.
 
 :func:`transaction` is one unit of work on the platform database: everything done inside
-commits together or not at all. :func:`record` joins the unit it is called in, so a
-store function writes its change and its audit event in one commit (a failed change
-leaves no event, an event never describes a change that did not happen). Called on its
-own, :func:`record` commits at once.
+commits together or not at all, and what it reads is the state its writes replace.
+:func:`record` joins the unit it is called in, so a store function writes its change and
+its audit event in one commit (a failed change leaves no event, an event never describes
+a change that did not happen). Called on its own, :func:`record` commits at once.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
 from portal.registry.models import AuditEvent
 
-__all__ = ["in_transaction", "recent", "record", "transaction"]
+__all__ = ["in_transaction", "lock_rows", "recent", "record", "transaction"]
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,19 @@ def transaction() -> Iterator[Session]:
 
     Nested calls join the outermost unit, which alone commits or rolls back. Work the
     session already had pending when the unit began becomes part of it.
+
+    Concurrent units must not both read a state and then both replace it (each audit
+    event's "before" would be wrong). On SQLite the unit takes the database's write lock
+    before its first read (``BEGIN IMMEDIATE``): units run one after the other. Other
+    databases lock what a unit changes: it reads those rows ``FOR UPDATE``
+    (:func:`lock_rows`), first.
     """
     if _inside.get():
         yield db.session
         return
     token = _inside.set(True)
     try:
+        _take_sqlite_write_lock(db.session)
         yield db.session
         db.session.commit()
     except BaseException:
@@ -55,6 +62,23 @@ def transaction() -> Iterator[Session]:
         raise
     finally:
         _inside.reset(token)
+
+
+def _take_sqlite_write_lock(session: Session) -> None:
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    # The sqlite3 module opens a transaction only at the first write, so the unit's reads
+    # would see whatever was committed before that, without holding any lock.
+    driver = connection.connection.driver_connection
+    if not driver.in_transaction:  # else an earlier write of this unit holds the lock
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock_rows(statement: Select) -> Select:
+    """``statement`` (a SELECT of rows a unit will change) taking their row locks, and
+    refreshing objects the session loaded before, so the unit reads committed state."""
+    return statement.with_for_update().execution_options(populate_existing=True)
 
 
 def record(

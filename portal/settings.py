@@ -82,6 +82,8 @@ class Settings:
     redis_url: str = ""
     secret_key: str = ""
     session_lifetime_seconds: int = 12 * 3600
+    #: Delete expired sessions and sign-in records this often (0: never; portal.auth.purge).
+    purge_interval_seconds: int = 600
     #: Refresh the access token this many seconds before it expires.
     refresh_leeway_seconds: int = 10
     license_seats: int = 10
@@ -137,6 +139,7 @@ class Settings:
             "redis_url": _env("REDIS_URL", ""),
             "secret_key": _env("PORTAL_SECRET_KEY", ""),
             "session_lifetime_seconds": int(_env("PORTAL_SESSION_LIFETIME", "43200")),
+            "purge_interval_seconds": int(_env("PORTAL_PURGE_INTERVAL", "600")),
             "refresh_leeway_seconds": int(_env("PORTAL_REFRESH_LEEWAY", "10")),
             "license_seats": int(_env("PORTAL_LICENSE_SEATS", "10")),
             "sales_rows": int(_env("SALES_ROWS", "1000000")),

@@ -31,7 +31,7 @@ class LoginRecord(db.Model):
     sub: Mapped[str] = mapped_column(String(255), index=True)
     username: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, nullable=False
+        DateTime(timezone=True), default=_now, nullable=False, index=True
     )
 
 

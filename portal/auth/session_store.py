@@ -181,8 +181,8 @@ def init_sessions(app: Flask, settings: Settings) -> None:
                     generation=generation,
                     client=db,
                     table="sessions",
-                    # Expired rows are refused when read and purged at each sign-in
-                    # (begin_session), not by a hook that runs on every request.
+                    # Expired rows are refused when read and purged on a schedule
+                    # (portal.auth.purge), not by a hook that runs on every request.
                     cleanup_n_requests=None,
                     **common,
                 )

@@ -2,6 +2,8 @@
 
 The cookie holds only a signed, opaque session id (Flask-Session); the tokens, the
 verified user and the CSRF token live in the store (the platform database, or Redis).
+The tokens are sealed (:mod:`portal.sealing`) before they reach the store: a copy of the
+database or of Redis alone holds none that Keycloak would accept.
 Each request loads the identity from there, refreshing the access token shortly
 before it expires so that role and group changes made in Keycloak arrive without a
 new sign-in. Back-channel logout ends sessions by Keycloak session id or subject.
@@ -24,6 +26,7 @@ from portal.auth.tokens import TokenError
 from portal.errors import ApiError
 from portal.extensions import db
 from portal.identity import User
+from portal.sealing import SESSION_TOKENS, seal, unseal
 from portal.settings import current_settings
 
 __all__ = [
@@ -48,12 +51,22 @@ def _store_id(sid: str) -> str:
     return current_app.session_interface.key_prefix + sid
 
 
+def _sealed(token: str | None) -> str | None:
+    return seal(SESSION_TOKENS, token) if token else None
+
+
+def _token(auth: dict[str, Any], name: str) -> str | None:
+    """A token the session keeps, unsealed; None if absent or unreadable (another secret)."""
+    sealed = auth.get(name)
+    return unseal(SESSION_TOKENS, sealed) if sealed else None
+
+
 def _save_tokens(tokens: TokenSet) -> None:
     session[AUTH_KEY] = {
         "user": tokens.user.to_dict(),
-        "access_token": tokens.access_token,
-        "refresh_token": tokens.refresh_token,
-        "id_token": tokens.id_token,
+        "access_token": _sealed(tokens.access_token),
+        "refresh_token": _sealed(tokens.refresh_token),
+        "id_token": _sealed(tokens.id_token),
         "expires_at": tokens.expires_at,
         "refresh_expires_at": tokens.refresh_expires_at,
         "keycloak_sid": tokens.keycloak_sid,
@@ -66,12 +79,9 @@ def begin_session(tokens: TokenSet) -> None:
     session.clear()
     session.permanent = True
     _save_tokens(tokens)
-    interface = current_app.session_interface
-    # Flask-Session's purge of expired rows (a no-op for Redis, which expires keys
-    # itself), run here rather than by a hook on every request.
-    interface._delete_expired_sessions()
     # After the tokens are in: Flask-Session only regenerates a non-empty session.
-    interface.regenerate(session)
+    # (Expired rows are purged on a schedule: portal.auth.purge.)
+    current_app.session_interface.regenerate(session)
     db.session.add(
         LoginRecord(
             session_id=session.sid,
@@ -91,7 +101,7 @@ def end_current_session() -> str | None:
     if sid:
         db.session.execute(delete(LoginRecord).where(LoginRecord.session_id == sid))
         db.session.commit()
-    return auth.get("id_token")
+    return _token(auth, "id_token")
 
 
 def end_sessions(*, keycloak_sid: str | None = None, sub: str | None = None) -> int:
@@ -115,12 +125,12 @@ def end_sessions(*, keycloak_sid: str | None = None, sub: str | None = None) -> 
 def _refresh(auth: dict[str, Any]) -> User | None:
     """Refresh the tokens; None when Keycloak says the session is over."""
     now = time.time()
-    refresh_token = auth.get("refresh_token")
+    refresh_token = _token(auth, "refresh_token")
     refresh_expires_at = auth.get("refresh_expires_at")
     if not refresh_token or (refresh_expires_at and refresh_expires_at <= now):
         return None
     try:
-        tokens = _provider().refresh(refresh_token=refresh_token, id_token=auth.get("id_token"))
+        tokens = _provider().refresh(refresh_token=refresh_token, id_token=_token(auth, "id_token"))
     except ProviderUnavailable:
         # Keycloak is down: the user keeps working on the identity verified earlier.
         log.warning("token refresh deferred: Keycloak unreachable")

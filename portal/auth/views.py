@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     Response,
+    after_this_request,
     current_app,
     jsonify,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
+from portal.auth import pending as pending_sign_in
 from portal.auth.provider import Provider, ProviderUnavailable, SignInError
 from portal.auth.redirects import safe_next
 from portal.auth.sessions import begin_session, end_current_session, end_sessions
@@ -33,9 +33,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
-_PENDING_KEY = "pending_login"
-#: A sign-in must come back within this many seconds of starting.
-_PENDING_MAX_AGE = 600
 #: What the sign-in page says for each error code Keycloak may send back (RFC 6749
 #: 4.1.2.1, OpenID Connect Core 3.1.2.6). Never the ``error_description`` itself: anyone
 #: can send a link to /auth/callback with a description of their own.
@@ -83,7 +80,10 @@ def _on_public_host() -> bool:
 
 @bp.get("/login")
 def login() -> Response:
-    """Start the authorization code flow with PKCE S256, state and nonce."""
+    """Start the authorization code flow with PKCE S256, state and nonce.
+
+    Stores nothing: the secrets go to the browser in a sealed cookie (auth.pending).
+    """
     target = safe_next(request.args.get("next"))
     if not _on_public_host():
         # The sign-in returns to the public URL: start it there, where its cookie will be
@@ -101,21 +101,25 @@ def login() -> Response:
         auth_request = _provider().authorization_request(redirect_uri=redirect_uri)
     except ProviderUnavailable as error:
         return _unavailable(error)
-    session[_PENDING_KEY] = {
-        "state": auth_request.state,
-        "code_verifier": auth_request.code_verifier,
-        "nonce": auth_request.nonce,
-        "redirect_uri": redirect_uri,
-        "next": target,
-        "started": time.time(),
-    }
-    return redirect(auth_request.url, code=302)
+    response = redirect(auth_request.url, code=302)
+    pending_sign_in.remember(
+        response,
+        {
+            "state": auth_request.state,
+            "code_verifier": auth_request.code_verifier,
+            "nonce": auth_request.nonce,
+            "redirect_uri": redirect_uri,
+            "next": target,
+        },
+    )
+    return response
 
 
 @bp.get("/auth/callback")
 def callback() -> Response:
     """Finish the code flow: check state, exchange the code, verify, start a session."""
-    pending = session.pop(_PENDING_KEY, None)
+    pending = pending_sign_in.recall(request)
+    after_this_request(pending_sign_in.forget)  # used once, whatever the outcome
     if request.args.get("error"):
         code = request.args["error"]
         log.info("sign-in returned error %r: %r", code, request.args.get("error_description"))
@@ -124,11 +128,13 @@ def callback() -> Response:
     state = request.args.get("state", "")
     code = request.args.get("code", "")
     if not pending or not state or not code:
-        raise ApiError(400, "Sign-in could not be completed: no sign-in was in progress.")
+        raise ApiError(
+            400,
+            "Sign-in could not be completed: no sign-in was in progress (or it was started "
+            f"more than {pending_sign_in.MAX_AGE // 60} minutes ago). Please start again.",
+        )
     if not hmac.compare_digest(str(pending["state"]), state):
         raise ApiError(400, "Sign-in could not be completed: the state did not match.")
-    if time.time() - pending["started"] > _PENDING_MAX_AGE:
-        raise ApiError(400, "Sign-in took too long. Please start again.")
     try:
         tokens = _provider().exchange_code(
             code=code,

@@ -1,23 +1,19 @@
 """An app's own environment variables: checked, stored encrypted, given only to its processes.
 
-Values are sealed with Fernet under a key derived (HKDF) from the platform's secret key,
-so a copy of the database alone does not reveal them. They are read back only to start
+Values are sealed (:mod:`portal.sealing`) under a key derived from the platform's secret
+key, so a copy of the database alone does not reveal them. They are read back only to start
 the app's processes; no answer of the platform ever contains one.
 """
 
 from __future__ import annotations
 
-import base64
 import re
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.hosting.supervisor import carries_env_value
-from portal.settings import current_settings
+from portal.sealing import APP_ENV, seal, unseal
 
 from .models import AppEnvVar
 
@@ -64,13 +60,6 @@ def check_value(value: object) -> str:
     return value
 
 
-def _fernet() -> Fernet:
-    key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"dash-platform app env"
-    ).derive(current_settings().secret_key.encode())
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
 def _rows(app_id: int) -> list[AppEnvVar]:
     query = select(AppEnvVar).where(AppEnvVar.app_id == app_id).order_by(AppEnvVar.name)
     return list(db.session.execute(query).scalars())
@@ -83,19 +72,17 @@ def names(app_id: int) -> list[str]:
 
 def values(app_id: int) -> dict[str, str]:
     """The app's variables, decrypted: only for starting its processes."""
-    fernet = _fernet()
     found = {}
     for row in _rows(app_id):
-        try:
-            found[row.name] = fernet.decrypt(row.value.encode()).decode()
-        except InvalidToken:  # sealed under another secret key: unusable, leave it out
-            continue
+        value = unseal(APP_ENV, row.value)
+        if value is not None:  # else sealed under another secret key: unusable, leave it out
+            found[row.name] = value
     return found
 
 
 def store(app_id: int, name: str, value: str) -> bool:
     """Set one variable (joins the caller's transaction); True when it was new."""
-    sealed = _fernet().encrypt(check_value(value).encode()).decode()
+    sealed = seal(APP_ENV, check_value(value))
     row = db.session.execute(
         select(AppEnvVar).where(AppEnvVar.app_id == app_id, AppEnvVar.name == check_name(name))
     ).scalar_one_or_none()

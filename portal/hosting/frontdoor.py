@@ -143,6 +143,11 @@ http {{
   proxy_cache_path {root}/auth-cache levels=1:2 keys_zone=platform_auth:10m max_size=64m
                    inactive=10s use_temp_path=off;
   client_max_body_size {body_limit};
+  # Each /login costs the portal a request: one client starts at most 20 sign-ins a
+  # second, the next 40 wait their turn, any more get 429. A flood from one address then
+  # costs the portal almost nothing, and signed-in users keep their speed (bench/).
+  limit_req_zone $binary_remote_addr zone=sign_in:1m rate=20r/s;
+  limit_req_status 429;
 
   upstream portal {{
     server unix:{portal_socket};
@@ -238,6 +243,11 @@ http {{
 
     location ~ "^/api/apps/[^/]+/deployments$" {{
       client_max_body_size {bundle_limit};{proxy_headers}
+      proxy_pass http://portal;
+    }}
+
+    location = /login {{
+      limit_req zone=sign_in burst=40;{proxy_headers}
       proxy_pass http://portal;
     }}
 

@@ -76,8 +76,9 @@ def set_policy(*, allowed_access_levels: Iterable[str], actor: User) -> PolicyRe
             field="allowed_access_levels",
         )
     with audit.transaction():
+        # Locked (and read afresh) first, so "before" is the policy this write replaces.
+        row = db.session.get(PortalPolicy, 1, with_for_update=True, populate_existing=True)
         before = current_policy()
-        row = db.session.get(PortalPolicy, 1, with_for_update=True)
         if row is None:
             row = PortalPolicy(id=1)
             db.session.add(row)
@@ -86,7 +87,9 @@ def set_policy(*, allowed_access_levels: Iterable[str], actor: User) -> PolicyRe
         row.updated_by = actor.username
         outside = (
             db.session.execute(
-                select(App).where(App.access.not_in([level.value for level in allowed]))
+                audit.lock_rows(
+                    select(App).where(App.access.not_in([level.value for level in allowed]))
+                )
             )
             .scalars()
             .all()

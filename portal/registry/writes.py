@@ -1,6 +1,7 @@
 """Changing the app registry: settings, ownership, new apps.
 
-Every write runs in one :func:`portal.audit.transaction`: it locks the app's row, checks
+Every write runs in one :func:`portal.audit.transaction`: it locks the app's row (so
+concurrent writes to one app run one after the other, on every database), checks
 everything (permission per field, every value, the global policy), changes the rows,
 bumps the registry version counter and writes its audit event, all in the same commit.
 A refused or failed write changes nothing, and every worker's cache sees a committed
@@ -17,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal import audit
 from portal.extensions import db
@@ -83,9 +85,9 @@ def _state(record: AppRecord, fields: Iterable[str]) -> dict[str, Any]:
 
 
 def _locked_app(slug: str) -> App:
-    app = db.session.execute(
-        select(App).where(App.slug == slug).with_for_update()
-    ).scalar_one_or_none()
+    """The app's row, locked for this unit (audit.transaction), with its grants as committed."""
+    query = select(App).where(App.slug == slug).options(selectinload(App.grants))
+    app = db.session.execute(audit.lock_rows(query)).scalar_one_or_none()
     if app is None:
         raise RegistryError(404, f"No app {slug!r}.")
     return app

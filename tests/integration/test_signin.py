@@ -15,6 +15,7 @@ from oidc_flow import keycloak_form_action, login
 pytestmark = pytest.mark.integration
 
 COOKIE = "dash_portal_session"
+SIGN_IN_COOKIE = "dash_portal_signin"
 
 
 def test_healthz(portal_url: str) -> None:
@@ -161,22 +162,33 @@ def test_callback_without_a_sign_in_in_progress_is_refused(portal_url: str) -> N
     assert answer.status_code == 400
 
 
-def test_session_id_is_rotated_at_login(portal_url: str) -> None:
+def test_login_stores_no_session_and_a_new_id_is_issued_at_the_callback(portal_url: str) -> None:
     session, _ = _start_flow(portal_url)
-    before = session.cookies.get(COOKIE)
-    assert before, "starting a sign-in stores the PKCE secrets in a server-side session"
+    assert not session.cookies.get(COOKIE), "a visitor gets no server-side session"
+    planted = "attacker-chosen-session-id"
+    host = urlsplit(portal_url).hostname
+    session.cookies.set(COOKIE, planted, domain=host, path="/")
     login(portal_url, "bob", session=session)
-    after = session.cookies.get(COOKIE)
-    assert after and after != before
+    after = session.cookies.get(COOKIE, domain=host, path="/")
+    assert after and after != planted
     attacker = requests.Session()
-    attacker.cookies.set(COOKIE, before)
+    attacker.cookies.set(COOKIE, planted)
     assert attacker.get(f"{portal_url}/api/me").status_code == 401
 
 
-def test_session_cookie_flags(portal_url: str) -> None:
-    session, _ = _start_flow(portal_url)
-    answer = session.get(f"{portal_url}/login", allow_redirects=False)
+def test_sign_in_cookie_flags(portal_url: str) -> None:
+    answer = requests.get(f"{portal_url}/login", allow_redirects=False, timeout=30)
     header = answer.headers.get("Set-Cookie", "")
+    assert SIGN_IN_COOKIE in header and COOKIE not in header
+    assert "HttpOnly" in header and "SameSite=Lax" in header
+    assert "Path=/auth/callback" in header and "Max-Age=600" in header
+
+
+def test_session_cookie_flags(portal_url: str) -> None:
+    session, auth_url = _start_flow(portal_url)
+    answer = session.get(_finish_with(session, auth_url).headers["Location"], allow_redirects=False)
+    assert answer.status_code == 302
+    header = ",".join(answer.raw.headers.getlist("Set-Cookie"))
     assert COOKIE in header
     assert "HttpOnly" in header
     assert "SameSite=Lax" in header

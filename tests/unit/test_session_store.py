@@ -237,16 +237,6 @@ def test_without_the_host_cache_every_request_reads_the_store(tmp_path: Path) ->
     assert whoami(second, cookie)[0] == 401
 
 
-def test_sign_in_purges_expired_sessions(tmp_path: Path) -> None:
-    app = worker(tmp_path, session_lifetime_seconds=1)
-    sign_in(app, BOB, sid="old")
-    time.sleep(1.2)
-    sign_in(app, BOB, sid="new")
-    with app.app_context():
-        model = app.session_interface.sql_session_model
-        assert db.session.query(model).count() == 1
-
-
 # --- when the host cache is on ------------------------------------------------------------
 
 
