@@ -21,10 +21,7 @@ from .model import (
     DirectoryUnavailable,
     DirectoryUser,
     LoginEvent,
-    RoleSource,
     UnknownUser,
-    effective_roles,
-    expand_composites,
 )
 
 __all__ = [
@@ -34,10 +31,7 @@ __all__ = [
     "DirectoryUser",
     "KeycloakDirectory",
     "LoginEvent",
-    "RoleSource",
     "UnknownUser",
-    "effective_roles",
-    "expand_composites",
     "init_app",
 ]
 
