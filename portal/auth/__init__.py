@@ -2,7 +2,8 @@
 
 ``init_app`` wires it into an app: server-side sessions (Flask-Session on the platform
 database, or Redis), the Keycloak provider, a ``before_request`` that sets ``g.user``
-from the session or a bearer token and checks CSRF, and the sign-in blueprint.
+from the session or a bearer token and checks CSRF, the sign-in blueprint, and the
+watcher of Keycloak's admin events that revokes disabled or signed-out users.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from flask import Flask, g, request
 
 from portal.auth.csrf import check_csrf, csrf_token
 from portal.auth.provider import Provider
+from portal.auth.revocation import AdminEventWatcher
 from portal.auth.session_store import SESSION_COOKIE_NAME, init_sessions
 from portal.auth.sessions import load_identity
 from portal.auth.views import bp
@@ -31,6 +33,10 @@ def init_app(app: Flask) -> None:
     init_sessions(app, settings)
     oauth.init_app(app)
     app.extensions["portal_provider"] = Provider.from_settings(settings, oauth=oauth)
+    if settings.revocation_poll_seconds > 0:
+        watcher = AdminEventWatcher(app, interval=settings.revocation_poll_seconds)
+        app.extensions["portal_revocation_watcher"] = watcher
+        app.before_request(watcher.ensure_running)
     app.before_request(authenticate_request)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.register_blueprint(bp)

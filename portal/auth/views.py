@@ -18,12 +18,14 @@ from flask import (
     url_for,
 )
 
+from portal.auth import revocation
 from portal.auth.provider import Provider, ProviderUnavailable, SignInError
 from portal.auth.redirects import safe_next
 from portal.auth.sessions import begin_session, end_current_session, end_sessions
 from portal.auth.tokens import TokenError
 from portal.errors import ApiError
 from portal.identity import current_user
+from portal.keycloak_admin import DirectoryError
 
 __all__ = ["bp"]
 
@@ -56,7 +58,9 @@ def login() -> Response:
     target = safe_next(request.args.get("next"))
     redirect_uri = url_for("auth.callback", _external=True)
     try:
-        auth_request = _provider().authorization_request(redirect_uri=redirect_uri)
+        auth_request = _provider().authorization_request(
+            redirect_uri=redirect_uri, reauthenticate=request.args.get("prompt") == "login"
+        )
     except ProviderUnavailable as error:
         return _unavailable(error)
     session[_PENDING_KEY] = {
@@ -97,6 +101,11 @@ def callback() -> Response:
     except SignInError as error:
         log.warning("sign-in refused: %s", error)
         raise ApiError(400, f"Sign-in could not be completed: {error}") from error
+    revoked = revocation.not_before(tokens.user.sub)
+    if revoked is not None and tokens.authenticated_at < revoked:
+        # Keycloak signed the browser in from a sign-in the platform revoked since.
+        log.info("sign-in of %s predates its revocation: asking again", tokens.user.username)
+        return redirect(url_for("auth.login", next=pending["next"], prompt="login"), code=302)
     begin_session(tokens)
     log.info("signed in: %s (keycloak session %s)", tokens.user.username, tokens.keycloak_sid)
     return redirect(pending["next"], code=302)
@@ -124,6 +133,20 @@ def logout() -> Response:
         return redirect(home, code=303)
 
 
+def _end_sessions_gone_from_keycloak(sub: str) -> int:
+    """End the user's portal sessions whose Keycloak session no longer exists.
+
+    Keycloak's "Sign out" of a user ends all their sessions but sends one logout token:
+    one question to Keycloak (through the service account) finds the rest.
+    """
+    try:
+        alive = current_app.extensions["portal_directory"].session_ids(sub)
+    except DirectoryError as error:
+        log.warning("back-channel logout: could not list the user's sessions: %s", error)
+        return 0
+    return end_sessions(sub=sub, keep_keycloak_sids=alive or frozenset())
+
+
 @bp.post("/auth/backchannel-logout")
 def backchannel_logout() -> Response:
     """Keycloak says a session ended: verify the logout token, end matching sessions."""
@@ -137,6 +160,8 @@ def backchannel_logout() -> Response:
         log.warning("back-channel logout token refused: %s", error)
         raise ApiError(400, f"logout token refused: {error}") from error
     ended = end_sessions(keycloak_sid=claims.get("sid"), sub=claims.get("sub"))
+    if claims.get("sid") and claims.get("sub"):
+        ended += _end_sessions_gone_from_keycloak(str(claims["sub"]))
     log.info(
         "back-channel logout of keycloak session %s: ended %d portal session(s)",
         claims.get("sid"),
