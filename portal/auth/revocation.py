@@ -26,7 +26,17 @@ from sqlalchemy import select
 from portal.auth.models import RevokedBefore
 from portal.extensions import db
 
-__all__ = ["AdminEventWatcher", "not_before", "revoke", "revoked_user"]
+__all__ = [
+    "AdminEventWatcher",
+    "end_sessions_gone_from_keycloak",
+    "not_before",
+    "revoke",
+    "revoked_user",
+]
+
+#: Keycloak sends a logout token while its "Sign out" of the user is still under way
+#: (the user's other sessions are removed when that request commits): ask a moment later.
+GONE_SESSIONS_DELAY = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +81,41 @@ def _event_user(event: Mapping[str, Any]) -> str | None:
 
 
 def revoked_user(event: Mapping[str, Any]) -> tuple[str, float] | None:
-    """``(sub, time)`` when a Keycloak admin event ends a user's access, else None."""
+    """``(sub, not-before)`` when a Keycloak admin event ends a user's access, else None.
+
+    A disabled or deleted user signs in no more, so every token up to the end of the
+    event's second goes; after a sign-out they may sign in again at once.
+    """
     sub = _event_user(event)
     if sub is None:
         return None
-    return sub, float(event.get("time", 0)) / 1000
+    at = int(event.get("time", 0)) // 1000
+    return sub, float(at if event.get("operationType") == "ACTION" else at + 1)
+
+
+def end_sessions_gone_from_keycloak(app: Flask, sub: str, *, delay: float) -> None:
+    """In ``delay`` seconds, end the user's portal sessions whose Keycloak session is gone.
+
+    Keycloak's "Sign out" of a user ends all their sessions but sends one logout token:
+    one question to Keycloak (through the service account) finds the rest.
+    """
+
+    def check() -> None:
+        from portal.auth.sessions import end_sessions
+
+        with app.app_context():
+            try:
+                alive = app.extensions["portal_directory"].session_ids(sub)
+                ended = end_sessions(sub=sub, keep_keycloak_sids=alive or frozenset())
+            except Exception as error:  # a background thread: log, never raise
+                log.warning("could not check the sessions of %s: %s", sub, error)
+                return
+            if ended:
+                log.info("ended %d portal session(s) of %s gone from Keycloak", ended, sub)
+
+    timer = threading.Timer(delay, check)
+    timer.daemon = True
+    timer.start()
 
 
 class AdminEventWatcher:

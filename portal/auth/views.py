@@ -25,7 +25,6 @@ from portal.auth.sessions import begin_session, end_current_session, end_session
 from portal.auth.tokens import TokenError
 from portal.errors import ApiError
 from portal.identity import current_user
-from portal.keycloak_admin import DirectoryError
 
 __all__ = ["bp"]
 
@@ -133,20 +132,6 @@ def logout() -> Response:
         return redirect(home, code=303)
 
 
-def _end_sessions_gone_from_keycloak(sub: str) -> int:
-    """End the user's portal sessions whose Keycloak session no longer exists.
-
-    Keycloak's "Sign out" of a user ends all their sessions but sends one logout token:
-    one question to Keycloak (through the service account) finds the rest.
-    """
-    try:
-        alive = current_app.extensions["portal_directory"].session_ids(sub)
-    except DirectoryError as error:
-        log.warning("back-channel logout: could not list the user's sessions: %s", error)
-        return 0
-    return end_sessions(sub=sub, keep_keycloak_sids=alive or frozenset())
-
-
 @bp.post("/auth/backchannel-logout")
 def backchannel_logout() -> Response:
     """Keycloak says a session ended: verify the logout token, end matching sessions."""
@@ -161,7 +146,11 @@ def backchannel_logout() -> Response:
         raise ApiError(400, f"logout token refused: {error}") from error
     ended = end_sessions(keycloak_sid=claims.get("sid"), sub=claims.get("sub"))
     if claims.get("sid") and claims.get("sub"):
-        ended += _end_sessions_gone_from_keycloak(str(claims["sub"]))
+        revocation.end_sessions_gone_from_keycloak(
+            current_app._get_current_object(),  # Flask's documented way to hand on the app
+            str(claims["sub"]),
+            delay=revocation.GONE_SESSIONS_DELAY,
+        )
     log.info(
         "back-channel logout of keycloak session %s: ended %d portal session(s)",
         claims.get("sid"),

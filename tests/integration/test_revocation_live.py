@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 from live_stack import Stack
-from oidc_flow import cli_tokens, login, sign_out_everywhere
+from oidc_flow import admin_api, cli_tokens, login, sign_out_everywhere
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +49,7 @@ def long_tokens(stack: Stack, temp_user: dict) -> Iterator[None]:
         longer["attributes"]["access.token.lifespan"] = str(LONG_LIFESPAN)
         assert api.put(f"{api.base_url}/clients/{rep['id']}", json=longer).status_code == 204
     yield
+    api = admin_api(stack.keycloak_url)  # the first admin token may have expired meanwhile
     for rep in saved:
         # Keycloak keeps attributes a PUT leaves out; an empty value removes one.
         restored = {**rep, "attributes": {**rep["attributes"], "access.token.lifespan": ""}}
