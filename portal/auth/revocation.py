@@ -148,13 +148,20 @@ class AdminEventWatcher:
             threading.Thread(target=self._run, name="admin-event-watcher", daemon=True).start()
 
     def _run(self) -> None:
+        failing = False
         while True:
             time.sleep(self.interval)
             try:
                 with self.app.app_context():
                     self.poll_once()
             except Exception as error:  # the watcher must outlive any failure
-                log.warning("admin event watcher: %s", error)
+                if not failing:  # once per outage, not every few seconds
+                    log.warning("admin event watcher: %s", error)
+                failing = True
+            else:
+                if failing:
+                    log.info("admin event watcher: Keycloak answers again")
+                failing = False
 
     def poll_once(self, end_sessions: Callable[..., int] | None = None) -> list[str]:
         """Handle the admin events that are new since the last poll; returns whom it revoked."""
