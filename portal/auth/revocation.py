@@ -44,10 +44,10 @@ log = logging.getLogger(__name__)
 def revoke(sub: str, *, at: float | None = None) -> None:
     """Refuse the user's tokens authenticated before ``at`` (default: now).
 
-    Whole seconds, as Keycloak stamps ``auth_time``: a sign-in in the same second as the
-    revocation still counts, so signing in again right after it works.
+    Keycloak stamps ``auth_time`` in whole seconds, so a sign-in in the very second of
+    the revocation counts as before it: refused, on the safe side.
     """
-    at = float(int(time.time() if at is None else at))
+    at = time.time() if at is None else at
     row = db.session.get(RevokedBefore, sub)
     if row is None:
         db.session.add(RevokedBefore(sub=sub, not_before=at))
@@ -81,16 +81,11 @@ def _event_user(event: Mapping[str, Any]) -> str | None:
 
 
 def revoked_user(event: Mapping[str, Any]) -> tuple[str, float] | None:
-    """``(sub, not-before)`` when a Keycloak admin event ends a user's access, else None.
-
-    A disabled or deleted user signs in no more, so every token up to the end of the
-    event's second goes; after a sign-out they may sign in again at once.
-    """
+    """``(sub, time)`` when a Keycloak admin event ends a user's access, else None."""
     sub = _event_user(event)
     if sub is None:
         return None
-    at = int(event.get("time", 0)) // 1000
-    return sub, float(at if event.get("operationType") == "ACTION" else at + 1)
+    return sub, float(event.get("time", 0)) / 1000
 
 
 def end_sessions_gone_from_keycloak(app: Flask, sub: str, *, delay: float) -> None:

@@ -63,6 +63,7 @@ def login() -> Response:
     except ProviderUnavailable as error:
         return _unavailable(error)
     session[_PENDING_KEY] = {
+        "reauthenticate": request.args.get("prompt") == "login",
         "state": auth_request.state,
         "code_verifier": auth_request.code_verifier,
         "nonce": auth_request.nonce,
@@ -101,7 +102,10 @@ def callback() -> Response:
         log.warning("sign-in refused: %s", error)
         raise ApiError(400, f"Sign-in could not be completed: {error}") from error
     revoked = revocation.not_before(tokens.user.sub)
-    if revoked is not None and tokens.authenticated_at < revoked:
+    # A password entered after this sign-in started (prompt=login) is a new sign-in,
+    # even within the second of the revocation (auth_time has whole seconds).
+    fresh = pending.get("reauthenticate") and tokens.authenticated_at >= int(pending["started"])
+    if revoked is not None and tokens.authenticated_at < revoked and not fresh:
         # Keycloak signed the browser in from a sign-in the platform revoked since.
         log.info("sign-in of %s predates its revocation: asking again", tokens.user.username)
         return redirect(url_for("auth.login", next=pending["next"], prompt="login"), code=302)
