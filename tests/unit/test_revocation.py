@@ -23,6 +23,7 @@ from portal.identity import ClaimsError
 from portal.settings import Settings
 from tests.unit.conftest import AUDIENCE, ISSUER
 from tests.unit.conftest_registry import make_app
+from tests.unit.test_session_store import BOB, sign_in, whoami, worker
 
 
 @pytest.fixture
@@ -137,3 +138,33 @@ def test_revoking_never_moves_the_time_back(app: Flask) -> None:
         assert revocation.not_before("u-1") == 2000.0
         revocation.revoke("u-1")
         assert revocation.not_before("u-1") == pytest.approx(time.time(), abs=5)
+
+
+class Sessions:
+    """Keycloak's live sessions of each user, as the directory reports them."""
+
+    def __init__(self, alive: dict[str, frozenset[str] | None]) -> None:
+        self.alive = alive
+        self.asked: list[str] = []
+
+    def session_ids(self, sub: str) -> frozenset[str] | None:
+        self.asked.append(sub)
+        return self.alive[sub]
+
+
+def test_a_logout_token_ends_the_users_sessions_keycloak_no_longer_has(tmp_path: Path) -> None:
+    app = worker(tmp_path)
+    gone, kept = sign_in(app, BOB, sid="kc-gone"), sign_in(app, BOB, sid="kc-kept")
+    app.extensions["portal_directory"] = directory = Sessions({BOB.sub: frozenset({"kc-kept"})})
+    revocation.end_sessions_gone_from_keycloak(app, BOB.sub, delay=0)
+    deadline = time.monotonic() + 10
+    while whoami(app, gone)[0] != 401:
+        assert time.monotonic() < deadline, "the session Keycloak no longer has still works"
+        time.sleep(0.05)
+    assert whoami(app, kept)[0] == 200
+    assert directory.asked == [BOB.sub]  # one question to Keycloak
+    directory.alive[BOB.sub] = None  # the user is gone from Keycloak: every session ends
+    revocation.end_sessions_gone_from_keycloak(app, BOB.sub, delay=0)
+    while whoami(app, kept)[0] != 401:
+        assert time.monotonic() < deadline, "a deleted user's session still works"
+        time.sleep(0.05)
