@@ -7,6 +7,8 @@ brute-force protection stops guessing but not a person signing in from two tabs.
 
 from __future__ import annotations
 
+import base64
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -81,6 +83,9 @@ def test_the_portal_service_account_reads_what_the_admin_section_shows(stack: St
 def test_a_service_account_is_no_portal_user_unless_mapped(stack: Stack) -> None:
     me = f"{stack.portal_url}/api/me"
     admin_token = client_token(stack, *ADMIN_CLIENT)
+    payload = admin_token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["aud"] == "realm-management"  # no audience dash: not meant for the portal
     refused = requests.get(me, headers={"Authorization": f"Bearer {admin_token}"}, timeout=10)
     assert refused.status_code == 401
     deploy_token = client_token(stack, "dash-deploy", "dash-deploy-dev-secret")
