@@ -81,6 +81,10 @@ REALM_FILE = REPO / "realm-export.json"
 DEFAULT_INSTANCE_DIR = REPO / "var" / "keycloak"
 BOOTSTRAP_ADMIN = ("admin", "admin")  # dev only, master realm
 MIN_JAVA = 17
+#: Keycloak's option that lets one user sign in from several tabs at once.
+CONCURRENT_SIGN_INS = (
+    "spi-brute-force-protector--default-brute-force-detector--allow-concurrent-requests"
+)
 ARTIFACT = "org.keycloak:keycloak-quarkus-dist:{version}:tar.gz"
 
 PID_FILE = "keycloak.pid"
@@ -552,6 +556,10 @@ def start(
         f"--http-management-port={management_port}",
         f"--hostname=http://127.0.0.1:{http_port}",
         "--health-enabled=true",
+        # Brute-force protection refuses a sign-in while another one of the same user is
+        # under way (user_temporarily_disabled), so two tabs or a double submit fail.
+        # Failures are still counted and still lock the account out.
+        f"--{CONCURRENT_SIGN_INS}=true",
     ]
     with open(log_path, "wb") as log:
         # A session of its own: the server outlives `make up` and stop() signals the group.

@@ -19,13 +19,19 @@ from roles import normalize_group, normalize_username
 __all__ = [
     "ClaimsError",
     "User",
+    "authenticated_at",
     "current_user",
     "get_groups",
     "get_user_data",
     "get_username",
     "has_role",
+    "is_service_account",
+    "service_account_name",
     "user_from_claims",
 ]
+
+#: Keycloak names the user behind a client's service account ``service-account-<client>``.
+SERVICE_ACCOUNT_PREFIX = "service-account-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,22 @@ def user_from_claims(claims: Mapping[str, Any], *, client_id: str) -> User:
         roles=frozenset(r for r in roles if isinstance(r, str)),
         groups=frozenset(normalize_group(p) for p in groups if isinstance(p, str) and p.strip("/")),
     )
+
+
+def is_service_account(username: str) -> bool:
+    """Whether a username is a client's service account rather than a person."""
+    return normalize_username(username).startswith(SERVICE_ACCOUNT_PREFIX)
+
+
+def service_account_name(client_id: str) -> str:
+    """The username of ``client_id``'s service account."""
+    return normalize_username(SERVICE_ACCOUNT_PREFIX + client_id)
+
+
+def authenticated_at(claims: Mapping[str, Any]) -> float:
+    """When a token's sign-in happened: ``auth_time`` survives refreshes, ``iat`` does not."""
+    value = claims.get("auth_time", claims.get("iat"))
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def current_user() -> User | None:

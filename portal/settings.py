@@ -86,6 +86,12 @@ class Settings:
     purge_interval_seconds: int = 600
     #: Refresh the access token this many seconds before it expires.
     refresh_leeway_seconds: int = 10
+    #: Read Keycloak's admin events this often, to revoke disabled or signed-out users
+    #: (portal.auth.revocation); 0 turns the watcher off.
+    revocation_poll_seconds: float = 5.0
+    #: Clients whose service account may use the API as a user (CI deployments). Any
+    #: other service account's token is refused: it is not a person.
+    service_account_clients: tuple[str, ...] = ("dash-deploy",)
     license_seats: int = 10
     sales_rows: int = 1_000_000
     seed_apps: bool = True
@@ -141,6 +147,12 @@ class Settings:
             "session_lifetime_seconds": int(_env("PORTAL_SESSION_LIFETIME", "43200")),
             "purge_interval_seconds": int(_env("PORTAL_PURGE_INTERVAL", "600")),
             "refresh_leeway_seconds": int(_env("PORTAL_REFRESH_LEEWAY", "10")),
+            "revocation_poll_seconds": float(_env("PORTAL_REVOCATION_POLL", "5")),
+            "service_account_clients": tuple(
+                c.strip()
+                for c in _env("PORTAL_SERVICE_ACCOUNT_CLIENTS", "dash-deploy").split(",")
+                if c.strip()
+            ),
             "license_seats": int(_env("PORTAL_LICENSE_SEATS", "10")),
             "sales_rows": int(_env("SALES_ROWS", "1000000")),
             "seed_apps": _env("PORTAL_SEED_APPS", "1") not in ("0", "false", "no"),

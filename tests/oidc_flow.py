@@ -6,19 +6,25 @@ the test fills it in, and Keycloak redirects back to the portal's callback.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import http.cookiejar
 import re
-from urllib.parse import urlsplit
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
 __all__ = [
     "LoginFormError",
     "admin_api",
+    "cli_tokens",
     "keycloak_form_action",
     "login",
     "master_admin_token",
+    "sign_out_everywhere",
 ]
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -78,6 +84,46 @@ def login(
     return session
 
 
+def cli_tokens(issuer: str, username: str, password: str | None = None) -> dict[str, Any]:
+    """Tokens from the public ``dash-cli`` client (code flow with PKCE), as the CLI gets them."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    session = requests.Session()
+    page = session.get(
+        f"{issuer}/protocol/openid-connect/auth",
+        params={
+            "client_id": "dash-cli",
+            "response_type": "code",
+            "scope": "openid",
+            "redirect_uri": "http://127.0.0.1/callback",
+            "code_challenge": challenge.rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+            "state": "s",
+        },
+        timeout=30,
+    )
+    answer = session.post(
+        keycloak_form_action(page.text),
+        data={"username": username, "password": password or f"{username}-password"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    tokens = requests.post(
+        f"{issuer}/protocol/openid-connect/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": "dash-cli",
+            "code": code,
+            "redirect_uri": "http://127.0.0.1/callback",
+            "code_verifier": verifier,
+        },
+        timeout=30,
+    )
+    tokens.raise_for_status()
+    return tokens.json()
+
+
 def master_admin_token(keycloak_url: str) -> str:
     """A token of Keycloak's bootstrap admin (dev only), to change users in tests."""
     answer = requests.post(
@@ -100,3 +146,16 @@ def admin_api(keycloak_url: str, realm: str = "dash") -> requests.Session:
     session.headers["Authorization"] = f"Bearer {master_admin_token(keycloak_url)}"
     session.base_url = f"{keycloak_url}/admin/realms/{realm}"  # type: ignore[attr-defined]
     return session
+
+
+def sign_out_everywhere(
+    admin: requests.Session, portal_url: str, username: str
+) -> requests.Response:
+    """The Admin section's "Sign out everywhere" of ``username`` by a signed-in admin."""
+    csrf = admin.get(f"{portal_url}/api/me", timeout=10).json()["csrf_token"]
+    return admin.post(
+        f"{portal_url}/admin/users/{username}/sign-out",
+        data={"csrf_token": csrf},
+        allow_redirects=False,
+        timeout=30,
+    )

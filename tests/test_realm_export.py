@@ -37,13 +37,15 @@ GROUP_PATHS = {
     "/sales/west/managers",
     "/finance",
 }
+#: Exactly what the portal reads (users, groups, each user's roles, sign-in and admin
+#: events, sessions; the realm's default role to find client dash). Nothing that changes
+#: users or maps roles, nothing that shows a client (and with it its secret).
 ADMIN_API_ROLES = {
     "view-users",
     "query-users",
     "query-groups",
     "view-events",
     "view-realm",
-    "manage-users",
 }
 
 
@@ -237,7 +239,18 @@ def test_dash_admin_service_account_roles() -> None:
     assert len(accounts) == 1
     account = accounts[0]
     assert account["username"] == "service-account-dash-admin"
-    assert set(account["clientRoles"]["realm-management"]) >= ADMIN_API_ROLES
+    assert list(account["clientRoles"]) == ["realm-management"]
+    assert set(account["clientRoles"]["realm-management"]) == ADMIN_API_ROLES
+    # No default role: its token carries no audience dash, so it is no portal user.
+    assert account["realmRoles"] == []
+
+
+def test_admin_cli_signs_nobody_in_with_a_password() -> None:
+    admin_cli = client("admin-cli")
+    assert admin_cli["publicClient"] is True
+    assert admin_cli["directAccessGrantsEnabled"] is False
+    assert admin_cli["standardFlowEnabled"] is False
+    assert admin_cli["serviceAccountsEnabled"] is False
 
 
 def test_dash_deploy_is_confidential_with_client_credentials_only() -> None:

@@ -3,7 +3,8 @@
 ``init_app`` wires it into an app: server-side sessions (Flask-Session on the platform
 database, or Redis), the Keycloak provider, a ``before_request`` that sets ``g.user``
 from the session or a bearer token and checks CSRF, the sign-in blueprint, and the
-schedule that purges expired sessions (started by each process's first request).
+schedule that purges expired sessions (started by each process's first request), and the
+watcher of Keycloak's admin events that revokes disabled or signed-out users.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from flask import Flask, g, request
 from portal.auth.csrf import check_csrf, csrf_token
 from portal.auth.provider import Provider
 from portal.auth.purge import PurgeSchedule
+from portal.auth.revocation import AdminEventWatcher
 from portal.auth.session_store import SESSION_COOKIE_NAME, init_sessions
 from portal.auth.sessions import load_identity
 from portal.auth.views import bp
@@ -36,6 +38,10 @@ def init_app(app: Flask) -> None:
     purge = PurgeSchedule(app, settings.purge_interval_seconds)
     app.extensions["portal_purge"] = purge
     app.before_request(purge.ensure_running)
+    if settings.revocation_poll_seconds > 0:
+        watcher = AdminEventWatcher(app, interval=settings.revocation_poll_seconds)
+        app.extensions["portal_revocation_watcher"] = watcher
+        app.before_request(watcher.ensure_running)
     app.before_request(authenticate_request)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.register_blueprint(bp)

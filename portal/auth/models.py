@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
 
-__all__ = ["LoginRecord", "SeenLogoutToken"]
+__all__ = ["LoginRecord", "RevokedBefore", "SeenLogoutToken"]
 
 
 def _now() -> datetime:
@@ -42,3 +42,16 @@ class SeenLogoutToken(db.Model):
 
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class RevokedBefore(db.Model):
+    """A user's tokens from sign-ins before ``not_before`` (Unix time) are refused.
+
+    Written when the platform signs a user out, and when Keycloak reports that a user
+    was disabled, deleted or signed out (its admin events).
+    """
+
+    __tablename__ = "revoked_before"
+
+    sub: Mapped[str] = mapped_column(String(255), primary_key=True)
+    not_before: Mapped[float] = mapped_column(Float, nullable=False)

@@ -8,6 +8,7 @@ exp, iat, nonce, azp). Framework-free apart from Authlib's client object.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -17,8 +18,16 @@ from authlib.common.errors import AuthlibBaseError
 
 from portal.auth.jwks import JwksCache
 from portal.auth.replay import DatabaseJtiStore
+from portal.auth.token_errors import TokenRevoked
 from portal.auth.tokens import TokenError, TokenVerifier
-from portal.identity import ClaimsError, User, user_from_claims
+from portal.identity import (
+    ClaimsError,
+    User,
+    authenticated_at,
+    is_service_account,
+    service_account_name,
+    user_from_claims,
+)
 from portal.settings import Settings
 
 __all__ = [
@@ -57,6 +66,8 @@ class TokenSet:
     expires_at: float
     refresh_expires_at: float | None
     keycloak_sid: str | None
+    #: When the user entered their password (``auth_time``): refreshes keep it.
+    authenticated_at: float = 0.0
 
 
 class Provider:
@@ -93,10 +104,17 @@ class Provider:
         except (requests.RequestException, ValueError) as error:
             raise ProviderUnavailable("Keycloak's discovery document is unreachable") from error
 
-    def authorization_request(self, *, redirect_uri: str) -> AuthorizationRequest:
-        """The URL to send the browser to, and the secrets to keep for the callback."""
+    def authorization_request(
+        self, *, redirect_uri: str, reauthenticate: bool = False
+    ) -> AuthorizationRequest:
+        """The URL to send the browser to, and the secrets to keep for the callback.
+
+        ``reauthenticate`` asks Keycloak for the password even when its own session is
+        still alive (``prompt=login``): after the platform revoked that session's sign-in.
+        """
         self.metadata()
-        found = self.client.create_authorization_url(redirect_uri)
+        extra = {"prompt": "login"} if reauthenticate else {}
+        found = self.client.create_authorization_url(redirect_uri, **extra)
         return AuthorizationRequest(
             url=found["url"],
             state=found["state"],
@@ -139,10 +157,27 @@ class Provider:
         tokens = self._token_request(grant_type="refresh_token", refresh_token=refresh_token)
         return self._token_set(tokens, id_token=tokens.get("id_token") or id_token)
 
-    def verify_bearer(self, token: str) -> User:
-        """The user of an ``Authorization: Bearer`` access token (audience ``dash``)."""
+    def verify_bearer(
+        self, token: str, *, not_before: Callable[[str], float | None] | None = None
+    ) -> User:
+        """The user of an ``Authorization: Bearer`` access token (audience ``dash``).
+
+        A service account is a user only for the clients the platform maps on purpose
+        (``Settings.service_account_clients``). ``not_before(sub)`` gives the time before
+        which the user's sign-ins were revoked.
+        """
         claims = self.verifier.verify_access_token(token)
-        return user_from_claims(claims, client_id=self.settings.client_id)
+        user = user_from_claims(claims, client_id=self.settings.client_id)
+        if is_service_account(user.username) and (
+            user.username
+            not in {service_account_name(c) for c in self.settings.service_account_clients}
+            or claims.get("azp") not in self.settings.service_account_clients
+        ):
+            raise ClaimsError("service accounts are not portal users")
+        revoked = not_before(user.sub) if not_before else None
+        if revoked is not None and authenticated_at(claims) < revoked:
+            raise TokenRevoked()
+        return user
 
     def _token_set(self, tokens: dict[str, Any], *, id_token: str | None) -> TokenSet:
         access_token = tokens.get("access_token")
@@ -163,6 +198,7 @@ class Provider:
             expires_at=expires_at,
             refresh_expires_at=time.time() + float(refresh_in) if refresh_in else None,
             keycloak_sid=claims.get("sid"),
+            authenticated_at=authenticated_at(claims),
         )
 
     def end_session_url(self, *, id_token: str | None, post_logout_redirect_uri: str) -> str:

@@ -20,6 +20,7 @@ from flask import Request, current_app, session
 from flask.ctx import _AppCtxGlobals
 from sqlalchemy import delete, select
 
+from portal.auth import revocation
 from portal.auth.models import LoginRecord
 from portal.auth.provider import Provider, ProviderUnavailable, SignInError, TokenSet
 from portal.auth.tokens import TokenError
@@ -104,10 +105,23 @@ def end_current_session() -> str | None:
     return _token(auth, "id_token")
 
 
-def end_sessions(*, keycloak_sid: str | None = None, sub: str | None = None) -> int:
-    """End every portal session of a Keycloak session (or, without sid, of a user)."""
+def end_sessions(
+    *,
+    keycloak_sid: str | None = None,
+    sub: str | None = None,
+    keep_keycloak_sids: frozenset[str] | None = None,
+) -> int:
+    """End every portal session of a Keycloak session (or, without sid, of a user).
+
+    With ``keep_keycloak_sids``, end the user's sessions except those whose Keycloak
+    session is among them.
+    """
     if keycloak_sid:
         where = LoginRecord.keycloak_sid == keycloak_sid
+    elif sub and keep_keycloak_sids is not None:
+        where = (LoginRecord.sub == sub) & (
+            LoginRecord.keycloak_sid.is_(None) | LoginRecord.keycloak_sid.not_in(keep_keycloak_sids)
+        )
     elif sub:
         where = LoginRecord.sub == sub
     else:
@@ -194,7 +208,7 @@ def _bearer_identity(header: str) -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "Authorization header must be 'Bearer <access token>'.")
     try:
-        return _provider().verify_bearer(token.strip())
+        return _provider().verify_bearer(token.strip(), not_before=revocation.not_before)
     except TokenError as error:
         raise ApiError(401, f"Bearer token refused: {error}") from error
     except ValueError as error:  # claims that cannot describe a user

@@ -23,6 +23,7 @@ __all__ = [
     "ReplayedToken",
     "TokenExpired",
     "TokenNotYetValid",
+    "TokenRevoked",
 ]
 
 
@@ -112,3 +113,9 @@ class ReplayedToken(TokenError):
     """This ``jti`` was already accepted once."""
 
     default_message = "token already used"
+
+
+class TokenRevoked(TokenError):
+    """The user was signed out or disabled after this token's sign-in."""
+
+    default_message = "the sign-in behind this token was revoked"

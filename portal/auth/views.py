@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -19,6 +20,7 @@ from flask import (
 )
 
 from portal.auth import pending as pending_sign_in
+from portal.auth import revocation
 from portal.auth.provider import Provider, ProviderUnavailable, SignInError
 from portal.auth.redirects import safe_next
 from portal.auth.sessions import begin_session, end_current_session, end_sessions
@@ -98,18 +100,22 @@ def login() -> Response:
         )
     redirect_uri = _public_url("auth.callback")
     try:
-        auth_request = _provider().authorization_request(redirect_uri=redirect_uri)
+        auth_request = _provider().authorization_request(
+            redirect_uri=redirect_uri, reauthenticate=request.args.get("prompt") == "login"
+        )
     except ProviderUnavailable as error:
         return _unavailable(error)
     response = redirect(auth_request.url, code=302)
     pending_sign_in.remember(
         response,
         {
+            "reauthenticate": request.args.get("prompt") == "login",
             "state": auth_request.state,
             "code_verifier": auth_request.code_verifier,
             "nonce": auth_request.nonce,
             "redirect_uri": redirect_uri,
             "next": target,
+            "started": time.time(),
         },
     )
     return response
@@ -147,6 +153,14 @@ def callback() -> Response:
     except SignInError as error:
         log.warning("sign-in refused: %s", error)
         raise ApiError(400, f"Sign-in could not be completed: {error}") from error
+    revoked = revocation.not_before(tokens.user.sub)
+    # A password entered after this sign-in started (prompt=login) is a new sign-in,
+    # even within the second of the revocation (auth_time has whole seconds).
+    fresh = pending.get("reauthenticate") and tokens.authenticated_at >= int(pending["started"])
+    if revoked is not None and tokens.authenticated_at < revoked and not fresh:
+        # Keycloak signed the browser in from a sign-in the platform revoked since.
+        log.info("sign-in of %s predates its revocation: asking again", tokens.user.username)
+        return redirect(url_for("auth.login", next=pending["next"], prompt="login"), code=302)
     begin_session(tokens)
     log.info("signed in: %s (keycloak session %s)", tokens.user.username, tokens.keycloak_sid)
     return redirect(pending["next"], code=302)
@@ -187,6 +201,12 @@ def backchannel_logout() -> Response:
         log.warning("back-channel logout token refused: %s", error)
         raise ApiError(400, f"logout token refused: {error}") from error
     ended = end_sessions(keycloak_sid=claims.get("sid"), sub=claims.get("sub"))
+    if claims.get("sid") and claims.get("sub"):
+        revocation.end_sessions_gone_from_keycloak(
+            current_app._get_current_object(),  # Flask's documented way to hand on the app
+            str(claims["sub"]),
+            delay=revocation.GONE_SESSIONS_DELAY,
+        )
     log.info(
         "back-channel logout of keycloak session %s: ended %d portal session(s)",
         claims.get("sid"),

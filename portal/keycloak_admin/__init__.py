@@ -1,10 +1,13 @@
 """The realm's users, roles, groups and login events, read through Keycloak's admin API.
 
 The portal signs in as the ``dash-admin`` service account (client credentials) and
-keeps its token until shortly before it expires. Everything here answers the Admin
-section and the App Manager's pickers; nothing here decides who may open an app (that
-is the verified token's job). When Keycloak cannot be reached every method raises
-:class:`DirectoryUnavailable`, so a page can show a notice instead of failing.
+keeps its token until shortly before it expires. The account may only read (users,
+groups, each user's roles, sign-in and admin events, sessions, the realm's default
+role): it maps no role, changes no user and sees no client, so no client secret.
+Everything here answers the Admin section and the App Manager's pickers; nothing here
+decides who may open an app (that is the verified token's job). When Keycloak cannot
+be reached every method raises :class:`DirectoryUnavailable`, so a page can show a
+notice instead of failing.
 
 ``init_app(app)`` registers a :class:`KeycloakDirectory` as
 ``app.extensions["portal_directory"]``.
@@ -21,10 +24,7 @@ from .model import (
     DirectoryUnavailable,
     DirectoryUser,
     LoginEvent,
-    RoleSource,
     UnknownUser,
-    effective_roles,
-    expand_composites,
 )
 
 __all__ = [
@@ -34,10 +34,7 @@ __all__ = [
     "DirectoryUser",
     "KeycloakDirectory",
     "LoginEvent",
-    "RoleSource",
     "UnknownUser",
-    "effective_roles",
-    "expand_composites",
     "init_app",
 ]
 

@@ -18,10 +18,7 @@ from .model import (
     DirectoryUnavailable,
     DirectoryUser,
     LoginEvent,
-    RoleSource,
     UnknownUser,
-    effective_roles,
-    expand_composites,
     is_person,
     user_from_rep,
 )
@@ -77,12 +74,31 @@ class KeycloakDirectory:
         )
 
     def _app_client(self) -> str:
-        """The internal id of the ``dash`` client (stable, so kept once found)."""
+        """The internal id of the ``dash`` client (stable, so kept once found).
+
+        The service account may not view clients (viewing one shows its secret), so the
+        id is read from the realm's default role, which carries the client's ``viewer``
+        role for every user (the contract).
+        """
         if self._app_client_uuid is None:
-            found = self._api.call("GET", "/clients", clientId=self._app_client_id) or []
-            if not found:
-                raise DirectoryUnavailable(f"Keycloak has no client {self._app_client_id!r}.")
-            self._app_client_uuid = str(found[0]["id"])
+            realm = self._api.call("GET", "") or {}
+            default_role = (realm.get("defaultRole") or {}).get("id")
+            children = (
+                self._api.call("GET", f"/roles-by-id/{default_role}/composites") or []
+                if default_role
+                else []
+            )
+            found = [
+                str(child["containerId"])
+                for child in children
+                if child.get("clientRole") and child.get("name") == Role.VIEWER.value
+            ]
+            if len(found) != 1:
+                raise DirectoryUnavailable(
+                    f"The realm's default role does not carry the {Role.VIEWER.value!r} role"
+                    f" of client {self._app_client_id!r}."
+                )
+            self._app_client_uuid = found[0]
         return self._app_client_uuid
 
     def _user_rep(self, username: str) -> dict[str, Any]:
@@ -131,13 +147,13 @@ class KeycloakDirectory:
         }
 
     def users_with_roles_and_groups(self) -> list[DirectoryUser]:
-        """Every user with effective ``dash`` roles and group paths, in a few dozen calls.
+        """Every user with effective ``dash`` roles and group paths.
 
-        Keycloak's role-members endpoints list direct holders only, so this collects the
-        roles that grant ``dash`` roles (the client roles and composite realm roles such
-        as ``default-roles-dash``, which carries ``viewer``), their direct users and
-        groups, and every group's members, then merges with :func:`effective_roles`.
-        Kept for ``cache_seconds`` so one page render costs one snapshot.
+        Keycloak computes each user's effective roles (direct, composite, through groups
+        and parent groups): one call per user, because the role-member lists need the
+        right to view the ``dash`` client, which includes reading its secret. Group
+        paths come from each group's member list. Kept for ``cache_seconds`` so one page
+        render costs one snapshot.
         """
         with self._lock:
             if self._snapshot and self._snapshot[0] > time.monotonic():
@@ -145,18 +161,16 @@ class KeycloakDirectory:
         reps = [
             rep for rep in self._api.paged("/users", briefRepresentation="true") if is_person(rep)
         ]
-        groups = self._group_tree()
         memberships: dict[str, set[str]] = {str(rep["id"]): set() for rep in reps}
-        for group_id, path in groups.items():
+        for group_id, path in self._group_tree().items():
             for member in self._api.paged(
                 f"/groups/{group_id}/members", briefRepresentation="true"
             ):
                 memberships.setdefault(str(member["id"]), set()).add(path)
-        roles = effective_roles(memberships=memberships, sources=self._role_sources())
         users = [
             user_from_rep(
                 rep,
-                roles=roles.get(str(rep["id"]), frozenset()),
+                roles=self._roles_of(str(rep["id"])),
                 groups=frozenset(memberships.get(str(rep["id"]), ())),
             )
             for rep in reps
@@ -165,46 +179,6 @@ class KeycloakDirectory:
         with self._lock:
             self._snapshot = (time.monotonic() + self._cache_seconds, users)
         return list(users)
-
-    def _role_sources(self) -> list[RoleSource]:
-        client = self._app_client()
-        reps: dict[str, dict[str, Any]] = {}
-        for rep in (
-            self._api.call("GET", f"/clients/{client}/roles", briefRepresentation="false") or []
-        ):
-            reps[f"client:{rep['name']}"] = rep
-        for rep in self._api.call("GET", "/roles", briefRepresentation="false") or []:
-            if rep.get("composite"):
-                reps[f"realm:{rep['name']}"] = rep
-        children: dict[str, list[str]] = {key: [] for key in reps}
-        for key, rep in reps.items():
-            if rep.get("composite"):
-                for child in self._api.call("GET", f"/roles-by-id/{rep['id']}/composites") or []:
-                    if not child.get("clientRole"):
-                        children[key].append(f"realm:{child['name']}")
-                    elif child.get("containerId") == client:
-                        children[key].append(f"client:{child['name']}")
-        sources = []
-        for key, implied in expand_composites(children).items():
-            grants = frozenset(k.split(":", 1)[1] for k in implied if k.startswith("client:"))
-            if not grants:
-                continue
-            kind, name = key.split(":", 1)
-            base = (
-                f"/clients/{client}/roles/{quote(name, safe='')}"
-                if kind == "client"
-                else (f"/roles/{quote(name, safe='')}")
-            )
-            sources.append(
-                RoleSource(
-                    grants=grants,
-                    user_ids=frozenset(str(u["id"]) for u in self._api.paged(f"{base}/users")),
-                    group_paths=frozenset(
-                        normalize_group(str(g["path"])) for g in self._api.paged(f"{base}/groups")
-                    ),
-                )
-            )
-        return sources
 
     # -- groups -----------------------------------------------------------------------
 
@@ -288,17 +262,28 @@ class KeycloakDirectory:
             )
         return events
 
-    def sign_out(self, username: str) -> str:
-        """End every Keycloak session of the user; returns their id (the tokens' ``sub``).
+    def user_id(self, username: str) -> str:
+        """The user's id in Keycloak: the ``sub`` of their tokens."""
+        return str(self._user_rep(username)["id"])
 
-        Keycloak tells the portal through back-channel logout, but only for one of the
-        user's sessions: the caller ends the rest by ``sub``.
-        """
-        rep = self._user_rep(username)
-        self._api.call("POST", f"/users/{rep['id']}/logout")
-        with self._lock:
-            self._snapshot = None
-        return str(rep["id"])
+    def session_ids(self, user_id: str) -> frozenset[str] | None:
+        """Ids of the user's live Keycloak sessions; ``None`` when the user is gone."""
+        found = self._api.call("GET", f"/users/{quote(user_id, safe='')}/sessions")
+        return None if found is None else frozenset(str(s["id"]) for s in found)
+
+    def user_admin_events(self, *, newest: int = 100) -> list[dict[str, Any]]:
+        """The newest admin events on users (changes, deletions, sign-outs), newest first."""
+        return list(
+            self._api.call(
+                "GET",
+                "/admin-events",
+                resourceTypes="USER",
+                operationTypes=["UPDATE", "DELETE", "ACTION"],
+                first=0,
+                max=newest,
+            )
+            or []
+        )
 
     def console_url(self, username: str | None = None, *, user_id: str | None = None) -> str:
         """The admin console's page for the realm's users, or for one user when known."""

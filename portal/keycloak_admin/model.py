@@ -1,17 +1,17 @@
-"""What the directory answers with, and the pure merge of Keycloak's role assignments.
+"""What the directory answers with: users, sign-in events and typed errors.
 
-Kept apart from the HTTP code so the effective-roles rule (direct, composite, inherited
-from a group or a parent group) can be tested on JSON shaped like Keycloak's answers.
+Kept apart from the HTTP code so pages and tests can use them without a Keycloak.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from roles import group_covers, normalize_username
+from portal.identity import is_service_account
+from roles import normalize_username
 
 __all__ = [
     "DirectoryError",
@@ -19,10 +19,7 @@ __all__ = [
     "DirectoryUnavailable",
     "DirectoryUser",
     "LoginEvent",
-    "RoleSource",
     "UnknownUser",
-    "effective_roles",
-    "expand_composites",
     "is_person",
     "user_from_rep",
 ]
@@ -75,49 +72,6 @@ class LoginEvent:
     ip_address: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class RoleSource:
-    """A role that grants ``dash`` client roles, with whoever holds it *directly*."""
-
-    grants: frozenset[str]
-    user_ids: frozenset[str] = frozenset()
-    group_paths: frozenset[str] = frozenset()
-
-
-def expand_composites(children: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
-    """Each role key with every role it implies (itself included), following composites."""
-    closure: dict[str, frozenset[str]] = {}
-    for start in children:
-        seen, stack = {start}, [start]
-        while stack:
-            for child in children.get(stack.pop(), ()):
-                if child not in seen:
-                    seen.add(child)
-                    stack.append(child)
-        closure[start] = frozenset(seen)
-    return closure
-
-
-def effective_roles(
-    *, memberships: Mapping[str, Iterable[str]], sources: Iterable[RoleSource]
-) -> dict[str, frozenset[str]]:
-    """Effective client roles per user id: direct, through composites, through groups.
-
-    ``memberships`` maps a user id to the full paths of the groups the user is a direct
-    member of. A role held by a group is inherited by its members and by the members of
-    its subgroups (Keycloak's rule), hence :func:`roles.group_covers`.
-    """
-    result: dict[str, set[str]] = {uid: set() for uid in memberships}
-    for source in sources:
-        for uid, groups in memberships.items():
-            groups = tuple(groups)
-            if uid in source.user_ids or any(
-                group_covers(held, g) for held in source.group_paths for g in groups
-            ):
-                result[uid] |= source.grants
-    return {uid: frozenset(roles) for uid, roles in result.items()}
-
-
 def user_from_rep(rep: Mapping[str, Any], **extra: Any) -> DirectoryUser:
     created = rep.get("createdTimestamp")
     return DirectoryUser(
@@ -134,4 +88,4 @@ def user_from_rep(rep: Mapping[str, Any], **extra: Any) -> DirectoryUser:
 
 def is_person(rep: Mapping[str, Any]) -> bool:
     # Service accounts are users too in Keycloak; they hold no seat and sign nobody in.
-    return not str(rep.get("username", "")).startswith("service-account-")
+    return not is_service_account(str(rep.get("username", "")))

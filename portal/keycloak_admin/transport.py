@@ -102,8 +102,8 @@ class AdminApi:
         if response.status_code in (401, 403):
             raise DirectoryRefused(
                 f"Keycloak's admin API refused {self._client_id} (HTTP {response.status_code}):"
-                " it needs the realm-management roles view-users, query-groups, view-clients,"
-                " view-events and manage-users."
+                " it needs the realm-management roles query-users, view-users, query-groups,"
+                " view-events and view-realm."
             )
         if response.status_code >= 400:
             raise DirectoryUnavailable(

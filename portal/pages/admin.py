@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, flash, render_template, request, url_for
 
 from portal import audit, registry
+from portal.auth import revocation
 from portal.auth.decorators import requires
 from portal.auth.sessions import end_sessions
 from portal.deploys import current_hosting
@@ -132,12 +133,19 @@ def users() -> str:
 @bp.post("/users/<username>/sign-out")
 @requires(Action.SIGN_OUT_USERS)
 def sign_out(username: str) -> Any:
-    """End every Keycloak session of a user, and every portal session of theirs at once."""
+    """End every portal session of a user at once, and refuse their earlier sign-ins.
+
+    Every token from a sign-in before now is refused from here on (bearer tokens, and
+    a browser's Keycloak session at the next sign-in), so the user must enter their
+    password again. The portal's service account may not change users, so the Keycloak
+    sessions themselves end when they idle out.
+    """
     name = normalize_username(username)
     try:
-        sub = directory().sign_out(name)
+        sub = directory().user_id(name)
     except DirectoryError as error:
         return redirect_back(url_for("admin.users"), f"Could not sign {name} out: {error}", "error")
+    revocation.revoke(sub)
     ended = end_sessions(sub=sub)
     audit.record(
         current_user().username, "user.sign_out", f"user:{name}", detail={"portal_sessions": ended}

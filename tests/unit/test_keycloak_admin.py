@@ -1,8 +1,9 @@
-"""KeycloakDirectory: the effective-roles merge and the admin API calls, without a Keycloak.
+"""KeycloakDirectory: the admin API calls, without a Keycloak.
 
 The fake HTTP session answers with JSON shaped like Keycloak 26's admin API (brief user
-representations, groups whose subgroups are listed through /children, role-member
-lists that name direct holders only), so the merge is tested on realistic input.
+representations, groups whose subgroups are listed through /children, each user's
+effective client roles), and answers 404 for anything else, so a call outside what the
+service account may read (client representations, role-member lists) shows up.
 """
 
 from __future__ import annotations
@@ -18,62 +19,12 @@ from portal.keycloak_admin import (
     DirectoryRefused,
     DirectoryUnavailable,
     KeycloakDirectory,
-    RoleSource,
-    effective_roles,
-    expand_composites,
     transport,
 )
 
 BASE = "http://kc.test"
 ADMIN = "/admin/realms/dash"
 DASH = "dash-client-uuid"
-
-
-# --- the pure merge -------------------------------------------------------------------
-
-
-def test_expand_composites_follows_chains_and_survives_cycles() -> None:
-    closure = expand_composites(
-        {
-            "realm:default-roles-dash": ["realm:offline_access", "client:viewer"],
-            "realm:staff": ["realm:default-roles-dash"],
-            "client:viewer": [],
-            "realm:a": ["realm:b"],
-            "realm:b": ["realm:a"],
-        }
-    )
-    assert closure["realm:staff"] == {
-        "realm:staff",
-        "realm:default-roles-dash",
-        "realm:offline_access",
-        "client:viewer",
-    }
-    assert closure["realm:a"] == {"realm:a", "realm:b"}
-
-
-def test_effective_roles_merges_direct_default_role_and_group_inheritance() -> None:
-    memberships = {
-        "u-alice": ["/sales/east"],
-        "u-bob": ["/sales/east"],
-        "u-carol": ["/sales/east/managers"],
-        "u-dave": [],
-        "u-erin": ["/finance"],
-    }
-    sources = [
-        # default-roles-dash carries viewer and is held by every user directly.
-        RoleSource(grants=frozenset({"viewer"}), user_ids=frozenset(memberships)),
-        RoleSource(grants=frozenset({"licensed_user"}), user_ids=frozenset({"u-alice"})),
-        # A role mapped to /sales/east reaches its members and its subgroups' members.
-        RoleSource(grants=frozenset({"admin"}), group_paths=frozenset({"/sales/east"})),
-        # /finances is not /finance: no prefix confusion.
-        RoleSource(grants=frozenset({"licensed_user"}), group_paths=frozenset({"/finances"})),
-    ]
-    roles = effective_roles(memberships=memberships, sources=sources)
-    assert roles["u-alice"] == {"viewer", "licensed_user", "admin"}
-    assert roles["u-bob"] == {"viewer", "admin"}
-    assert roles["u-carol"] == {"viewer", "admin"}
-    assert roles["u-dave"] == {"viewer"}
-    assert roles["u-erin"] == {"viewer"}
 
 
 # --- a fake Keycloak admin API --------------------------------------------------------
@@ -135,39 +86,32 @@ def keycloak_answers() -> dict[str, Any]:
         "/groups/g-east-m/members": [_user("carol")],
         "/groups/g-west/members": [_user("frank")],
         "/groups/g-west-m/members": [],
-        "/clients": [{"id": DASH, "clientId": "dash"}],
-        f"/clients/{DASH}/roles": [
-            _role("r-viewer", "viewer", client=True),
-            _role("r-lic", "licensed_user", client=True),
-            _role("r-admin", "admin", client=True),
-        ],
-        "/roles": [
-            _role("r-default", "default-roles-dash", client=False, composite=True),
-            _role("r-offline", "offline_access", client=False),
-        ],
+        "": {"realm": "dash", "defaultRole": {"id": "r-default", "name": "default-roles-dash"}},
         "/roles-by-id/r-default/composites": [
             _role("r-offline", "offline_access", client=False),
             {**_role("r-acct", "manage-account", client=True), "containerId": "account-uuid"},
             _role("r-viewer", "viewer", client=True),
         ],
-        f"/clients/{DASH}/roles/viewer/users": [],
-        f"/clients/{DASH}/roles/viewer/groups": [],
-        f"/clients/{DASH}/roles/licensed_user/users": [
-            _user(n) for n in ("admin", "alice", "erin")
+        **{
+            f"/users/u-{name}/role-mappings/clients/{DASH}/composite": [
+                _role("r-viewer", "viewer", client=True)
+            ]
+            for name in NAMES
+        },
+        f"/users/u-admin/role-mappings/clients/{DASH}/composite": [
+            _role("r-viewer", "viewer", client=True),
+            _role("r-lic", "licensed_user", client=True),
+            _role("r-admin", "admin", client=True),
         ],
-        f"/clients/{DASH}/roles/licensed_user/groups": [],
-        f"/clients/{DASH}/roles/admin/users": [_user("admin")],
-        f"/clients/{DASH}/roles/admin/groups": [],
-        # The default role is assigned to every user (service account included).
-        "/roles/default-roles-dash/users": users,
-        "/roles/default-roles-dash/groups": [],
+        f"/users/u-erin/role-mappings/clients/{DASH}/composite": [
+            _role("r-viewer", "viewer", client=True),
+            _role("r-lic", "licensed_user", client=True),
+        ],
         f"/users/u-alice/role-mappings/clients/{DASH}/composite": [
             _role("r-viewer", "viewer", client=True),
             _role("r-lic", "licensed_user", client=True),
         ],
-        f"/users/u-bob/role-mappings/clients/{DASH}/composite": [
-            _role("r-viewer", "viewer", client=True)
-        ],
+        "/users/u-bob/sessions": [{"id": "kc-1", "userId": "u-bob"}],
         "/events": [
             {
                 "time": 1_700_000_100_000,
@@ -261,6 +205,17 @@ def keycloak(monkeypatch: pytest.MonkeyPatch) -> FakeKeycloak:
     return FakeKeycloak(keycloak_answers())
 
 
+def new_directory(keycloak: FakeKeycloak) -> KeycloakDirectory:
+    """A directory with nothing cached yet."""
+    return KeycloakDirectory(
+        base_url=BASE,
+        realm="dash",
+        client_id="dash-admin",
+        client_secret="s3cret",
+        session=keycloak,  # type: ignore[arg-type]
+    )
+
+
 @pytest.fixture
 def directory(keycloak: FakeKeycloak) -> KeycloakDirectory:
     return KeycloakDirectory(
@@ -286,15 +241,17 @@ def test_users_with_effective_roles_and_group_paths(directory: KeycloakDirectory
     assert users["alice"].created is not None
 
 
-def test_a_role_mapped_to_a_parent_group_reaches_subgroup_members(
+def test_the_dash_client_is_found_without_viewing_clients(
     keycloak: FakeKeycloak, directory: KeycloakDirectory
 ) -> None:
-    keycloak.answers[f"/clients/{DASH}/roles/licensed_user/groups"] = [
-        _group("g-sales", "/sales", 2)
-    ]
-    licensed = directory.licensed_usernames()
-    assert licensed == {"admin", "alice", "bob", "carol", "erin", "frank"}
-    assert "dave" not in licensed
+    directory.users_with_roles_and_groups()
+    paths = {path for _, path, _ in keycloak.calls}
+    assert not any(p.startswith("/clients") for p in paths)  # viewing a client shows its secret
+    assert not any(p.endswith(("/users", "/groups")) and "/roles" in p for p in paths)
+    keycloak.answers["/roles-by-id/r-default/composites"] = []
+    fresh = new_directory(keycloak)
+    with pytest.raises(DirectoryUnavailable, match="default role"):
+        fresh.users_with_roles_and_groups()
 
 
 def test_snapshot_is_cached_and_the_token_reused(
@@ -325,19 +282,13 @@ def test_an_expired_token_is_renewed_once(
 def test_refused_and_unreachable_raise_typed_errors(
     keycloak: FakeKeycloak, directory: KeycloakDirectory
 ) -> None:
-    keycloak.fail[f"/clients/{DASH}/roles"] = 403
-    with pytest.raises(DirectoryRefused, match="view-clients"):
+    keycloak.fail["/roles-by-id/r-default/composites"] = 403
+    with pytest.raises(DirectoryRefused, match="view-realm"):
         directory.users_with_roles_and_groups()
-    keycloak.fail[f"/clients/{DASH}/roles"] = 502
+    keycloak.fail["/roles-by-id/r-default/composites"] = 502
     with pytest.raises(DirectoryUnavailable, match="502"):
         directory.users_with_roles_and_groups()
-    fresh = KeycloakDirectory(
-        base_url=BASE,
-        realm="dash",
-        client_id="dash-admin",
-        client_secret="s3cret",
-        session=keycloak,  # type: ignore[arg-type]
-    )
+    fresh = new_directory(keycloak)
     keycloak.down = True
     with pytest.raises(DirectoryUnavailable, match="unreachable"):
         fresh.suggest_groups("east")
@@ -419,8 +370,10 @@ def test_login_events_sign_out_and_console_links(
     _, path, params = keycloak.calls[-1]
     assert (path, params["type"]) == ("/events", "LOGIN") and "dateFrom" in params
 
-    directory.sign_out("Bob")
-    assert keycloak.calls[-1][:2] == ("POST", "/users/u-bob/logout")
+    assert directory.user_id("Bob") == "u-bob"
+    assert directory.session_ids("u-bob") == {"kc-1"}
+    assert directory.session_ids("u-gone") is None
+    assert not any(method != "GET" for method, _, _ in keycloak.calls)  # reads only
 
     console = "http://localhost:8080/admin/master/console/#/dash/users"
     assert directory.console_url() == console

@@ -8,6 +8,7 @@ API (a directory of users, not an identity provider).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from html import escape as html_escape
@@ -18,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import audit, create_app, registry
+from portal.auth import revocation
 from portal.identity import User
 from portal.keycloak_admin import DirectoryUnavailable, DirectoryUser, LoginEvent
 from portal.settings import Settings
@@ -105,7 +107,7 @@ class FakeDirectory:
             )
         ]
 
-    def sign_out(self, username: str) -> str:
+    def user_id(self, username: str) -> str:
         self._check()
         self.signed_out.append(username)
         return f"sub-{username}"
@@ -120,6 +122,7 @@ class FakeDirectory:
 
 
 def build(tmp: Path, **overrides: object) -> Flask:
+    overrides.setdefault("revocation_poll_seconds", 0)  # no Keycloak to watch here
     app = create_app(Settings.from_env(data_dir=tmp, sales_rows=1000, **overrides))
     app.config["TESTING"] = True
     app.extensions["portal_directory"] = FakeDirectory(USERS)
@@ -397,6 +400,8 @@ def test_sign_out_everywhere_is_audited(app: Flask, directory: FakeDirectory) ->
     _, html = post(app, "/admin/users/Bob/sign-out", "admin", {})
     assert "bob is signed out everywhere" in html
     assert directory.signed_out == ["bob"]
+    with app.app_context():  # tokens from bob's earlier sign-ins are refused from now on
+        assert revocation.not_before("sub-bob") == pytest.approx(time.time(), abs=60)
     _, html = get(app, "/admin/audit", "admin")
     assert "user.sign_out" in html and "user:bob" in html
     with app.app_context():

@@ -73,7 +73,9 @@ class RecordingProvider:
     def __init__(self) -> None:
         self.redirect_uris: list[str] = []
 
-    def authorization_request(self, *, redirect_uri: str) -> AuthorizationRequest:
+    def authorization_request(
+        self, *, redirect_uri: str, reauthenticate: bool = False
+    ) -> AuthorizationRequest:
         self.redirect_uris.append(redirect_uri)
         return AuthorizationRequest(
             url="http://kc.test/auth?" + urlencode({"redirect_uri": redirect_uri}),

@@ -41,7 +41,9 @@ class StandInProvider:
         self.issued = 0
         self.exchanged: list[dict[str, str]] = []
 
-    def authorization_request(self, *, redirect_uri: str) -> AuthorizationRequest:
+    def authorization_request(
+        self, *, redirect_uri: str, reauthenticate: bool = False
+    ) -> AuthorizationRequest:
         self.issued += 1
         state, nonce = f"state-{self.issued}", f"nonce-{self.issued}"
         return AuthorizationRequest(
