@@ -110,29 +110,32 @@ def start_keycloak(supervisor: Supervisor, timeout: float = 300) -> None:
     if kcctl.is_running(KEYCLOAK_DIR) is not None:  # started before it was supervised
         kcctl.up_command(instance_dir=KEYCLOAK_DIR, timeout=timeout)
         return
-    state = supervisor.state(KEYCLOAK)
-    if state.statename in ("STARTING", "RUNNING"):
-        instance = dataclasses.replace(kcctl.Instance.load(KEYCLOAK_DIR), pid=state.pid)
+    if supervisor.state(KEYCLOAK).statename in ("STARTING", "RUNNING"):
+        instance = kcctl.Instance.load(KEYCLOAK_DIR)
+        pid = _running_pid(supervisor, KEYCLOAK, instance.log_file)
+        instance = dataclasses.replace(instance, pid=pid)
     else:
         launch = kcctl.prepare(instance_dir=KEYCLOAK_DIR)
         KEYCLOAK_DIR.chmod(0o700)  # its database: no app may read it
         offset = launch.instance(0).log_offset  # this run's lines follow the earlier ones
         supervisor.add(keycloak_program(launch))
-        instance = dataclasses.replace(
-            launch.instance(_started_pid(supervisor, KEYCLOAK)), log_offset=offset
-        )
+        pid = _running_pid(supervisor, KEYCLOAK, launch.log_file)
+        instance = dataclasses.replace(launch.instance(pid), log_offset=offset)
         kcctl.remember(instance)
         print(f"Keycloak starting under supervisord (pid {instance.pid}), log: {launch.log_file}")
     kcctl.wait_ready(instance, timeout, out=sys.stdout)
 
 
-def _started_pid(supervisor: Supervisor, name: str, timeout: float = 10) -> int:
-    """The pid of a program supervisord was just told to start (it starts it a moment later)."""
+def _running_pid(supervisor: Supervisor, name: str, log: Path, timeout: float = 60) -> int:
+    """The pid of a program once supervisord counts it as started (it runs the command)."""
     deadline = time.monotonic() + timeout
-    while not (state := supervisor.state(name)).pid:
-        if time.monotonic() > deadline:
-            raise kcctl.StartError(f"supervisord did not start {name}: {state.description}")
-        time.sleep(0.1)
+    while (state := supervisor.state(name)).statename != "RUNNING":
+        if state.statename not in ("STARTING", "BACKOFF") or time.monotonic() > deadline:
+            raise kcctl.StartError(
+                f"supervisord could not start {name} ({state.statename})\n"
+                f"--- last lines of {log}:\n{kcctl.log_tail(log)}"
+            )
+        time.sleep(0.2)
     return state.pid
 
 
@@ -153,7 +156,8 @@ def logs(platform: LocalPlatform | None = None) -> None:
         print("==> processes (supervisord) <==")
         for name in (KEYCLOAK, *PLATFORM_PROGRAMS):
             state = platform.supervisor.state(name)
-            print(f"{name:20} {state.statename:9} {state.description}")
+            pid = f"pid {state.pid}" if state.pid else ""
+            print(f"{name:20} {state.statename:9} {state.description or pid}")
     paths = platform.logs()
     for path in [*paths[:1], KEYCLOAK_DIR / kcctl.LOG_FILE, *paths[1:]]:
         print(f"==> {path} <==")
