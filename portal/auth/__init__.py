@@ -7,6 +7,7 @@ from the session or a bearer token and checks CSRF, and the sign-in blueprint.
 
 from __future__ import annotations
 
+from authlib.integrations.flask_client import OAuth
 from flask import Flask, g, request
 
 from portal.auth.csrf import check_csrf, csrf_token
@@ -14,7 +15,6 @@ from portal.auth.provider import Provider
 from portal.auth.session_store import SESSION_COOKIE_NAME, init_sessions
 from portal.auth.sessions import load_identity
 from portal.auth.views import bp
-from portal.extensions import oauth
 from portal.settings import Settings
 
 __all__ = ["SESSION_COOKIE_NAME", "authenticate_request", "init_app"]
@@ -29,7 +29,10 @@ def authenticate_request() -> None:
 def init_app(app: Flask) -> None:
     settings: Settings = app.extensions["portal_settings"]
     init_sessions(app, settings)
-    oauth.init_app(app)
+    # Each app its own registry: Authlib keeps a registered client (and the discovery
+    # document it loaded) for the registry's lifetime, so a shared one would hand every
+    # later app the first app's Keycloak.
+    oauth = OAuth(app)
     app.extensions["portal_provider"] = Provider.from_settings(settings, oauth=oauth)
     app.before_request(authenticate_request)
     app.jinja_env.globals["csrf_token"] = csrf_token
