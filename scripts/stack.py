@@ -28,6 +28,8 @@ import kcctl  # noqa: E402
 
 from portal.hosting.frontdoor import FrontDoorError  # noqa: E402
 from portal.hosting.local import (  # noqa: E402
+    PLATFORM_LOG_BACKUPS,
+    PLATFORM_LOG_MAXBYTES,
     PLATFORM_PROGRAMS,
     PLATFORM_RETRIES,
     LocalPlatform,
@@ -100,8 +102,8 @@ def keycloak_program(launch: kcctl.Launch) -> Program:
         startretries=PLATFORM_RETRIES,
         stopwaitsecs=60,
         priority=100,
-        log_maxbytes="10MB",
-        log_backups=5,
+        log_maxbytes=PLATFORM_LOG_MAXBYTES,
+        log_backups=PLATFORM_LOG_BACKUPS,
     )
 
 

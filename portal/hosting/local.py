@@ -37,6 +37,8 @@ from .supervisor import Supervisor
 
 __all__ = [
     "FRONTDOOR",
+    "PLATFORM_LOG_BACKUPS",
+    "PLATFORM_LOG_MAXBYTES",
     "PLATFORM_PROGRAMS",
     "PLATFORM_RETRIES",
     "PORTAL",
@@ -53,6 +55,9 @@ PLATFORM_PROGRAMS = (PORTAL, FRONTDOOR, WATCHDOG)
 #: Failed starts in a row before supervisord gives up on a platform process: with its
 #: pauses of 1, 2, 3 ... s between them, about three minutes of trying.
 PLATFORM_RETRIES = 20
+#: The platform's logs are rotated at this size, keeping this many old files.
+PLATFORM_LOG_MAXBYTES = "10MB"
+PLATFORM_LOG_BACKUPS = 5
 #: States in which a program being started has failed.
 _FAILED = ("BACKOFF", "FATAL", "EXITED", "STOPPED", "ABSENT")
 
@@ -185,8 +190,8 @@ class LocalPlatform:
             startsecs=5,
             startretries=PLATFORM_RETRIES,
             priority=200,
-            log_maxbytes="10MB",
-            log_backups=5,
+            log_maxbytes=PLATFORM_LOG_MAXBYTES,
+            log_backups=PLATFORM_LOG_BACKUPS,
         )
 
     def frontdoor_program(self) -> Program:
@@ -200,8 +205,8 @@ class LocalPlatform:
             startretries=PLATFORM_RETRIES,
             stopsignal="QUIT",
             priority=300,
-            log_maxbytes="10MB",
-            log_backups=5,
+            log_maxbytes=PLATFORM_LOG_MAXBYTES,
+            log_backups=PLATFORM_LOG_BACKUPS,
         )
 
     def start(self, *, say=print, timeout: float = 600) -> None:
