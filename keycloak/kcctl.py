@@ -53,6 +53,7 @@ __all__ = [
     "Instance",
     "JavaMissingError",
     "KeycloakError",
+    "Launch",
     "MavenMissingError",
     "PortInUseError",
     "ReadyTimeoutError",
@@ -67,7 +68,9 @@ __all__ = [
     "log_tail",
     "patch_realm",
     "preflight",
+    "prepare",
     "read_version",
+    "remember",
     "rss_bytes",
     "start",
     "stop",
@@ -370,6 +373,8 @@ class Instance:
     realm: str = "dash"
     started_at: float = 0.0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    #: Where this run's lines start in ``log_file`` (a supervised log is appended to).
+    log_offset: int = 0
 
     @property
     def home(self) -> Path:
@@ -508,7 +513,46 @@ def _write_realm(home: Path, realm: Mapping[str, Any] | Path) -> str:
     return str(data.get("realm", "dash"))
 
 
-def start(
+@dataclass(frozen=True)
+class Launch:
+    """How to run one Keycloak: its command, environment and home, and where it listens.
+
+    :func:`start` runs it as a child of this process; `make up` hands it to the
+    platform's supervisord instead (scripts/stack.py), which restarts it when it exits.
+    """
+
+    command: list[str]
+    env: dict[str, str]
+    instance_dir: Path
+    http_port: int
+    management_port: int
+    realm: str
+    log_file: Path
+
+    @property
+    def home(self) -> Path:
+        return self.instance_dir / "home"
+
+    def instance(self, pid: int, process: subprocess.Popen[bytes] | None = None) -> Instance:
+        """The instance this launch runs as process ``pid``; its log is read from now on."""
+        try:
+            log_offset = self.log_file.stat().st_size
+        except OSError:
+            log_offset = 0
+        return Instance(
+            instance_dir=self.instance_dir,
+            http_port=self.http_port,
+            management_port=self.management_port,
+            pid=pid,
+            log_file=self.log_file,
+            realm=self.realm,
+            started_at=time.time(),
+            process=process,
+            log_offset=log_offset,
+        )
+
+
+def prepare(
     *,
     http_port: int = 8080,
     management_port: int = 9000,
@@ -516,8 +560,8 @@ def start(
     realm: Mapping[str, Any] | Path = REALM_FILE,
     env: Mapping[str, str] | None = None,
     log_file: Path | None = None,
-) -> Instance:
-    """Start Keycloak in dev mode in the background; returns at once (see wait_ready).
+) -> Launch:
+    """Check Java and the ports, build the instance's home, put the realm to import.
 
     The realm is imported on the first start of a fresh ``instance_dir`` and kept (in the
     instance's H2 database) on later starts. ``env`` adds variables for Keycloak, e.g. the
@@ -547,7 +591,7 @@ def start(
     # 12-19 s instead of 20-33 s) and uses less memory; a dev server needs no peak speed.
     child_env.setdefault("JAVA_OPTS_APPEND", "-XX:TieredStopAtLevel=1")
     child_env.update(env or {})
-    cmd = [
+    command = [
         str(home / "bin" / "kc.sh"),
         "start-dev",
         "--import-realm",
@@ -561,39 +605,55 @@ def start(
         # Failures are still counted and still lock the account out.
         f"--{CONCURRENT_SIGN_INS}=true",
     ]
-    with open(log_path, "wb") as log:
+    return Launch(
+        command=command,
+        env=child_env,
+        instance_dir=instance_dir,
+        http_port=http_port,
+        management_port=management_port,
+        realm=realm_name,
+        log_file=log_path,
+    )
+
+
+def start(**settings: Any) -> Instance:
+    """Start Keycloak in dev mode in the background; returns at once (see wait_ready).
+
+    ``settings`` are :func:`prepare`'s. The previous start's log is kept as ``<log>.1``,
+    so a restart never loses why the last run ended.
+    """
+    launch = prepare(**settings)
+    if launch.log_file.exists():
+        launch.log_file.replace(launch.log_file.with_name(launch.log_file.name + ".1"))
+    with open(launch.log_file, "ab") as log:
         # A session of its own: the server outlives `make up` and stop() signals the group.
         process = subprocess.Popen(
-            cmd,
-            cwd=home,
-            env=child_env,
+            launch.command,
+            cwd=launch.home,
+            env=launch.env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    instance = Instance(
-        instance_dir=instance_dir,
-        http_port=http_port,
-        management_port=management_port,
-        pid=process.pid,
-        log_file=log_path,
-        realm=realm_name,
-        started_at=time.time(),
-        process=process,
-    )
-    (instance_dir / PID_FILE).write_text(f"{process.pid}\n")
-    state = {
-        "pid": process.pid,
-        "http_port": http_port,
-        "management_port": management_port,
-        "log_file": str(log_path),
-        "realm": realm_name,
-        "started_at": instance.started_at,
-        "distribution": str(dist),
-    }
-    (instance_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+    instance = launch.instance(process.pid, process)
+    (launch.instance_dir / PID_FILE).write_text(f"{process.pid}\n")
+    remember(instance)
     return instance
+
+
+def remember(instance: Instance) -> None:
+    """Record the instance in its folder, for :meth:`Instance.load` (status, logs)."""
+    state = {
+        "pid": instance.pid,
+        "http_port": instance.http_port,
+        "management_port": instance.management_port,
+        "log_file": str(instance.log_file),
+        "realm": instance.realm,
+        "started_at": instance.started_at,
+        "distribution": (instance.home / ".distribution").read_text(),
+    }
+    (instance.instance_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
 
 
 def _alive(instance: Instance) -> bool:
@@ -622,9 +682,12 @@ def log_tail(instance: Instance | Path, lines: int = 30) -> str:
 
 
 def _failure_reason(instance: Instance) -> str | None:
-    """Why the start failed, from the log (None while nothing fatal is logged)."""
+    """Why the start failed, from this run's log lines (None while nothing fatal is logged)."""
     try:
-        text = instance.log_file.read_text(encoding="utf-8", errors="replace")
+        with open(instance.log_file, "rb") as log:
+            if os.fstat(log.fileno()).st_size >= instance.log_offset:  # else: rotated since
+                log.seek(instance.log_offset)
+            text = log.read().decode("utf-8", errors="replace")
     except OSError:
         return None
     match = _FATAL_LOG.search(text)

@@ -6,12 +6,11 @@ blueprints import the object without importing the app.
 
 from __future__ import annotations
 
-from authlib.integrations.flask_client import OAuth
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ["Base", "db", "migrate", "oauth"]
+__all__ = ["Base", "db", "migrate"]
 
 
 class Base(DeclarativeBase):
@@ -20,4 +19,3 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-oauth = OAuth()

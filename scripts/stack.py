@@ -1,14 +1,17 @@
 """Run the whole stack for `make up` / `make down` / `make logs` / `make status`.
 
-With a Docker engine it uses docker-compose.yml; without one it runs the Keycloak
-distribution on the local Java (keycloak/kcctl.py), and the platform as local processes
-(portal.hosting.local: supervisord with the apps, the portal under gunicorn, nginx as the
-front door), whose pid files and logs live in var/. It says which mode it chose.
+With a Docker engine it uses docker-compose.yml; without one it runs the platform as
+local processes (portal.hosting.local): one supervisord, in var/apps/supervisor, runs the
+Keycloak distribution on the local Java (keycloak/kcctl.py), the apps, the portal under
+gunicorn and nginx as the front door, restarts whichever exits and keeps their logs
+(rotated) in var/. `make down` stops supervisord and with it every one of them. It says
+which mode it chose.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -24,7 +27,20 @@ sys.path.insert(0, str(ROOT / "keycloak"))
 import kcctl  # noqa: E402
 
 from portal.hosting.frontdoor import FrontDoorError  # noqa: E402
-from portal.hosting.local import LocalPlatform, PlatformStartError  # noqa: E402
+from portal.hosting.local import (  # noqa: E402
+    PLATFORM_LOG_BACKUPS,
+    PLATFORM_LOG_MAXBYTES,
+    PLATFORM_PROGRAMS,
+    PLATFORM_RETRIES,
+    LocalPlatform,
+    PlatformStartError,
+)
+from portal.hosting.programs import Program, carried_env  # noqa: E402
+from portal.hosting.supervisor import Supervisor, SupervisorError  # noqa: E402
+
+#: Keycloak's supervisord program under `make up`.
+KEYCLOAK = "platform-keycloak"
+KEYCLOAK_DIR = VAR / "keycloak"
 
 DEMO_USERS = """\
   user   password         roles of client dash     groups
@@ -55,14 +71,15 @@ def up() -> None:
         subprocess.run(["docker", "compose", "up", "-d", "--build", "--wait"], cwd=ROOT, check=True)
     else:
         print("mode: local processes (no Docker engine answered): Keycloak on the local Java")
+        platform = _platform()
         try:
-            kcctl.up_command(instance_dir=VAR / "keycloak")
-        except kcctl.KeycloakError as error:
+            platform.supervisor.start()
+            start_keycloak(platform.supervisor)
+        except (kcctl.KeycloakError, SupervisorError) as error:
             sys.exit(f"keycloak: {error}")
-        (VAR / "keycloak").chmod(0o700)  # its database: no app may read it
         try:
-            _platform().start()
-        except (PlatformStartError, FrontDoorError, OSError) as error:
+            platform.start()
+        except (PlatformStartError, FrontDoorError, SupervisorError, OSError) as error:
             sys.exit(f"platform: {error}")
     print(f"\nUp in {time.monotonic() - started:.0f} s.")
     print(f"  Portal            {PORTAL_URL}/")
@@ -70,22 +87,83 @@ def up() -> None:
     print(f"\nDemo users (dev only):\n{DEMO_USERS}\n\nStop with: make down")
 
 
+def keycloak_program(launch: kcctl.Launch) -> Program:
+    """Keycloak as a supervisord program: TERM, then 60 s to finish, then KILL."""
+    env, left_out = carried_env(launch.env)
+    if left_out:
+        print(f"keycloak: variables supervisord cannot pass on, left out: {', '.join(left_out)}")
+    return Program(
+        name=KEYCLOAK,
+        command=launch.command,
+        directory=launch.home,
+        env=env,
+        log_path=launch.log_file,
+        startsecs=10,
+        startretries=PLATFORM_RETRIES,
+        stopwaitsecs=60,
+        priority=100,
+        log_maxbytes=PLATFORM_LOG_MAXBYTES,
+        log_backups=PLATFORM_LOG_BACKUPS,
+    )
+
+
+def start_keycloak(supervisor: Supervisor, timeout: float = 300) -> None:
+    """Keycloak under the platform's supervisord (unless it runs already); wait until ready."""
+    if kcctl.is_running(KEYCLOAK_DIR) is not None:  # started before it was supervised
+        kcctl.up_command(instance_dir=KEYCLOAK_DIR, timeout=timeout)
+        return
+    if supervisor.state(KEYCLOAK).statename in ("STARTING", "RUNNING"):
+        instance = kcctl.Instance.load(KEYCLOAK_DIR)
+        pid = _running_pid(supervisor, KEYCLOAK, instance.log_file)
+        instance = dataclasses.replace(instance, pid=pid)
+    else:
+        launch = kcctl.prepare(instance_dir=KEYCLOAK_DIR)
+        KEYCLOAK_DIR.chmod(0o700)  # its database: no app may read it
+        offset = launch.instance(0).log_offset  # this run's lines follow the earlier ones
+        supervisor.add(keycloak_program(launch))
+        pid = _running_pid(supervisor, KEYCLOAK, launch.log_file)
+        instance = dataclasses.replace(launch.instance(pid), log_offset=offset)
+        kcctl.remember(instance)
+        print(f"Keycloak starting under supervisord (pid {instance.pid}), log: {launch.log_file}")
+    kcctl.wait_ready(instance, timeout, out=sys.stdout)
+
+
+def _running_pid(supervisor: Supervisor, name: str, log: Path, timeout: float = 60) -> int:
+    """The pid of a program once supervisord counts it as started (it runs the command)."""
+    deadline = time.monotonic() + timeout
+    while (state := supervisor.state(name)).statename != "RUNNING":
+        if state.statename not in ("STARTING", "BACKOFF") or time.monotonic() > deadline:
+            raise kcctl.StartError(
+                f"supervisord could not start {name} ({state.statename})\n"
+                f"--- last lines of {log}:\n{kcctl.log_tail(log)}"
+            )
+        time.sleep(0.2)
+    return state.pid
+
+
 def down() -> None:
     if _docker_engine():
         subprocess.run(["docker", "compose", "down"], cwd=ROOT, check=True)
         return
-    _platform().stop()
-    print("portal, front door and apps: stopped")
-    kcctl.stop(VAR / "keycloak")
+    _platform().stop()  # supervisord: Keycloak, the portal, the front door, the apps
+    print("Keycloak, portal, front door and apps: stopped")
+    kcctl.stop(KEYCLOAK_DIR)  # a Keycloak started before it was supervised
 
 
-def logs() -> None:
-    platform = _platform()
-    logs = [VAR / "keycloak" / "keycloak.log", platform.portal_log, platform.frontdoor.error_log]
-    logs += sorted((platform.apps_dir / "logs").glob("*/app.log"))
-    for path in logs:
+def logs(platform: LocalPlatform | None = None) -> None:
+    """What each process is doing, and the end of each log (supervisord's says who exited
+    when, and how)."""
+    platform = platform or _platform()
+    if platform.supervisor.running():
+        print("==> processes (supervisord) <==")
+        for name in (KEYCLOAK, *PLATFORM_PROGRAMS):
+            state = platform.supervisor.state(name)
+            pid = f"pid {state.pid}" if state.pid else ""
+            print(f"{name:20} {state.statename:9} {state.description or pid}")
+    paths = platform.logs()
+    for path in [*paths[:1], KEYCLOAK_DIR / kcctl.LOG_FILE, *paths[1:]]:
         print(f"==> {path} <==")
-        print(path.read_text()[-6000:] if path.exists() else "(no log yet)")
+        print(path.read_text(errors="replace")[-6000:] if path.exists() else "(no log yet)")
 
 
 def main() -> None:

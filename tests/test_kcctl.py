@@ -5,6 +5,7 @@ The real start/stop of Keycloak is exercised once per session by tests/conftest.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -307,3 +308,49 @@ def test_cli_up_fails_with_one_line_reason(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("kcctl up: port ") and str(listening) in err[0]
+
+
+# --------------------------------------------------------------------------- logs
+
+
+def test_a_start_keeps_the_previous_runs_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log of the run before is kept (as .1), not truncated: it says why that run ended."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".distribution").write_text("/dist")
+    log = tmp_path / "keycloak.log"
+    log.write_text("first run: ERROR: Failed to start server\n")
+    launch = kcctl.Launch(
+        command=[sys.executable, "-c", "print('second run')"],
+        env=dict(os.environ),
+        instance_dir=tmp_path,
+        http_port=18080,
+        management_port=19000,
+        realm="dash",
+        log_file=log,
+    )
+    monkeypatch.setattr(kcctl, "prepare", lambda **kwargs: launch)
+    instance = kcctl.start(instance_dir=tmp_path)
+    assert instance.process is not None and instance.process.wait(timeout=30) == 0
+    assert log.read_text() == "second run\n"
+    assert (tmp_path / "keycloak.log.1").read_text().startswith("first run")
+
+
+def test_an_earlier_runs_failure_in_an_appended_log_is_not_this_runs(tmp_path: Path) -> None:
+    """Under supervisord the log is appended to: only this run's lines say if it failed."""
+    log = tmp_path / "keycloak.log"
+    log.write_text("ERROR: Failed to start server\nERROR: Address already in use\n")
+    offset = log.stat().st_size
+    with log.open("a") as out:
+        out.write("Keycloak 26 on JVM started in 12s\n")
+    instance = kcctl.Instance(
+        instance_dir=tmp_path, http_port=1, management_port=2, pid=1, log_file=log
+    )
+    assert kcctl._failure_reason(instance) is not None  # the whole file: the old failure
+    later = dataclasses.replace(instance, log_offset=offset)
+    assert kcctl._failure_reason(later) is None
+    with log.open("a") as out:
+        out.write("ERROR: Failed to start server\nERROR: Port 8080 is busy\n")
+    assert "Port 8080 is busy" in (kcctl._failure_reason(later) or "")

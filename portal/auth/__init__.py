@@ -9,6 +9,7 @@ watcher of Keycloak's admin events that revokes disabled or signed-out users.
 
 from __future__ import annotations
 
+from authlib.integrations.flask_client import OAuth
 from flask import Flask, g, request
 
 from portal.auth.csrf import check_csrf, csrf_token
@@ -18,7 +19,6 @@ from portal.auth.revocation import AdminEventWatcher
 from portal.auth.session_store import SESSION_COOKIE_NAME, init_sessions
 from portal.auth.sessions import load_identity
 from portal.auth.views import bp
-from portal.extensions import oauth
 from portal.settings import Settings
 
 __all__ = ["SESSION_COOKIE_NAME", "authenticate_request", "init_app"]
@@ -33,7 +33,10 @@ def authenticate_request() -> None:
 def init_app(app: Flask) -> None:
     settings: Settings = app.extensions["portal_settings"]
     init_sessions(app, settings)
-    oauth.init_app(app)
+    # Each app its own registry: Authlib keeps a registered client (and the discovery
+    # document it loaded) for the registry's lifetime, so a shared one would hand every
+    # later app the first app's Keycloak.
+    oauth = OAuth(app)
     app.extensions["portal_provider"] = Provider.from_settings(settings, oauth=oauth)
     purge = PurgeSchedule(app, settings.purge_interval_seconds)
     app.extensions["portal_purge"] = purge

@@ -17,6 +17,7 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 
 from portal.auth.jwks import JwksCache
+from portal.auth.reachability import Reachability
 from portal.auth.replay import DatabaseJtiStore
 from portal.auth.token_errors import TokenRevoked
 from portal.auth.tokens import TokenError, TokenVerifier
@@ -73,19 +74,28 @@ class TokenSet:
 class Provider:
     """One realm's OpenID provider, reached through an Authlib client."""
 
-    def __init__(self, *, settings: Settings, client: Any, verifier: TokenVerifier) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        client: Any,
+        verifier: TokenVerifier,
+        reachability: Reachability | None = None,
+    ) -> None:
         self.settings = settings
         self.client = client
         self.verifier = verifier
+        self.reachability = reachability
 
     @classmethod
     def from_settings(cls, settings: Settings, *, oauth: Any) -> Provider:
         internal = settings.internal_issuer
+        discovery_url = f"{internal}/.well-known/openid-configuration"
         client = oauth.register(
             name="keycloak",
             client_id=settings.client_id,
             client_secret=settings.client_secret,
-            server_metadata_url=f"{internal}/.well-known/openid-configuration",
+            server_metadata_url=discovery_url,
             client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"},
             overwrite=True,
         )
@@ -96,7 +106,12 @@ class Provider:
             keys=keys,
             jti_store=DatabaseJtiStore(),
         )
-        return cls(settings=settings, client=client, verifier=verifier)
+        return cls(
+            settings=settings,
+            client=client,
+            verifier=verifier,
+            reachability=Reachability(discovery_url),
+        )
 
     def metadata(self) -> dict[str, Any]:
         try:
@@ -109,9 +124,14 @@ class Provider:
     ) -> AuthorizationRequest:
         """The URL to send the browser to, and the secrets to keep for the callback.
 
-        ``reauthenticate`` asks Keycloak for the password even when its own session is
-        still alive (``prompt=login``): after the platform revoked that session's sign-in.
+        Only while Keycloak answers: the discovery document Authlib keeps says nothing
+        about whether the browser will find Keycloak there now. ``reauthenticate`` asks
+        Keycloak for the password even when its own session is still alive
+        (``prompt=login``): after the platform revoked that session's sign-in.
         """
+        problem = self.reachability.problem() if self.reachability else None
+        if problem:
+            raise ProviderUnavailable(f"Keycloak is unreachable: {problem}")
         self.metadata()
         extra = {"prompt": "login"} if reauthenticate else {}
         found = self.client.create_authorization_url(redirect_uri, **extra)

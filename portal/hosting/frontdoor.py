@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,7 +128,8 @@ _TEMPLATE = """# Written by portal/hosting/frontdoor.py; changes are overwritten
 {user_line}
 worker_processes {workers};
 pid {root}/nginx.pid;
-error_log {root}/error.log warn;
+# To stderr: its supervisor keeps it (rotated, capped), as docker keeps a container's.
+error_log stderr warn;
 events {{ worker_connections 2048; }}
 
 http {{
@@ -284,10 +286,6 @@ class FrontDoor:
     def pid_path(self) -> Path:
         return self.root / "nginx.pid"
 
-    @property
-    def error_log(self) -> Path:
-        return self.root / "error.log"
-
     def render(self) -> str:
         """The nginx configuration, as text."""
         mime_types = self.mime_types or _mime_types(Path(find_nginx() or "/usr/sbin/nginx"))
@@ -315,14 +313,17 @@ class FrontDoor:
         self.config_path.write_text(self.render())
         return self.config_path
 
-    def _nginx(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def _base_command(self) -> list[str]:
         nginx = find_nginx()
         if nginx is None:
             raise FrontDoorError(
                 "nginx is not installed: run `make up` (it installs it) or "
                 "`sudo apt-get install nginx` / `brew install nginx`."
             )
-        command = [nginx, "-p", str(self.root), "-c", str(self.config_path), *args]
+        return [nginx, "-p", str(self.root), "-c", str(self.config_path)]
+
+    def _nginx(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [*self._base_command(), *args]
         return subprocess.run(command, capture_output=True, text=True, check=False)
 
     def pid(self) -> int | None:
@@ -334,32 +335,27 @@ class FrontDoor:
             return None
         return pid
 
-    def start(self, timeout: float = 10) -> None:
-        """Write the configuration, check it and start nginx (reload it if it runs)."""
+    def check(self) -> None:
+        """Write the configuration and have nginx check it."""
         self.write_config()
         checked = self._nginx("-t", "-q")
         if checked.returncode != 0:
             raise FrontDoorError(f"nginx refused its configuration:\n{checked.stderr.strip()}")
-        if self.pid() is not None:
-            self.reload()
-            return
-        started = self._nginx()
-        if started.returncode != 0:
-            raise FrontDoorError(f"nginx did not start:\n{started.stderr.strip()}")
-        deadline = time.monotonic() + timeout
-        while self.pid() is None:
-            if time.monotonic() > deadline:
-                raise FrontDoorError(f"nginx did not start; see {self.error_log}")
-            time.sleep(0.05)
 
-    def reload(self) -> None:
-        """Re-read the configuration without dropping connections."""
-        pid = self.pid()
-        if pid is not None:
-            os.kill(pid, signal.SIGHUP)
+    def command(self) -> list[str]:
+        """nginx in the foreground with its log on stderr: for a supervisor to run.
+
+        Through :mod:`portal.hosting.nginx_launch`, which first stops any workers a killed
+        master left holding the listener. nginx still writes its pid file, which
+        :meth:`Routes.reload` signals.
+        """
+        nginx = [*self._base_command(), "-e", "stderr", "-g", "daemon off;"]
+        launch = [sys.executable, "-m", "portal.hosting.nginx_launch", str(self.pid_path)]
+        return [*launch, "--", *nginx]
 
     def stop(self, timeout: float = 10) -> None:
-        """Stop nginx and wait until its master is gone."""
+        """Stop an nginx that runs from this folder (e.g. one started before it was
+        supervised) and wait until its master is gone."""
         pid = self.pid()
         if pid is None:
             return

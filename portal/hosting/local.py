@@ -3,11 +3,16 @@
 `make up` (scripts/stack.py) and the integration tests start the same thing through
 :class:`LocalPlatform`, so what the tests exercise is what a developer runs:
 
-1. supervisord, which runs every app's processes (started with a clean environment);
+1. supervisord (started with a clean environment), which runs every process below;
 2. ``flask platform start``: publishes the app library, restarts active apps, deploys the
    built-in apps of app/<slug>/ that were never deployed;
 3. the portal under gunicorn, on a unix socket only the front door can reach;
 4. nginx on the one public listener.
+
+The portal and nginx are supervisord programs like the apps: restarted when they exit
+(with supervisord's growing pauses between failed starts), their output kept in
+<data_dir>/logs/ (0700), rotated at a fixed size; supervisord.log says when and why each
+exited. Stopping supervisord stops them all.
 """
 
 from __future__ import annotations
@@ -23,10 +28,38 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .frontdoor import FrontDoor
+from .frontdoor import FrontDoor, Routes
+from .memwatch import WATCHDOG
+from .nginx_launch import stop_orphans
+from .programs import Program, carried_env
+from .runner import http_status_line, log_tail
 from .supervisor import Supervisor
 
-__all__ = ["LocalPlatform", "PlatformStartError"]
+__all__ = [
+    "FRONTDOOR",
+    "PLATFORM_LOG_BACKUPS",
+    "PLATFORM_LOG_MAXBYTES",
+    "PLATFORM_PROGRAMS",
+    "PLATFORM_RETRIES",
+    "PORTAL",
+    "LocalPlatform",
+    "PlatformStartError",
+]
+
+#: The supervisord programs of the portal's gunicorn and of nginx.
+PORTAL = "platform-portal"
+FRONTDOOR = "platform-frontdoor"
+#: The platform's own programs next to the apps (the memory watchdog is started by
+#: ``flask platform start``).
+PLATFORM_PROGRAMS = (PORTAL, FRONTDOOR, WATCHDOG)
+#: Failed starts in a row before supervisord gives up on a platform process: with its
+#: pauses of 1, 2, 3 ... s between them, about three minutes of trying.
+PLATFORM_RETRIES = 20
+#: The platform's logs are rotated at this size, keeping this many old files.
+PLATFORM_LOG_MAXBYTES = "10MB"
+PLATFORM_LOG_BACKUPS = 5
+#: States in which a program being started has failed.
+_FAILED = ("BACKOFF", "FATAL", "EXITED", "STOPPED", "ABSENT")
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
@@ -79,15 +112,30 @@ class LocalPlatform:
 
     @property
     def portal_pid(self) -> Path:
+        """Where the portal's gunicorn kept its pid when it ran as a daemon (before it was
+        supervised): read only to stop such a portal."""
         return self.run_dir / "portal.pid"
 
     @property
+    def logs_dir(self) -> Path:
+        """The platform's own logs (0700: they name users and sessions)."""
+        return self.data_dir / "logs"
+
+    @property
     def portal_log(self) -> Path:
-        return self.data_dir / "portal.log"
+        return self.logs_dir / "portal.log"
+
+    @property
+    def frontdoor_log(self) -> Path:
+        return self.logs_dir / "frontdoor.log"
 
     @property
     def supervisor(self) -> Supervisor:
         return Supervisor(self.apps_dir / "supervisor")
+
+    @property
+    def routes(self) -> Routes:
+        return Routes(self.apps_dir / "run", self.frontdoor.pid_path)
 
     @property
     def frontdoor(self) -> FrontDoor:
@@ -112,17 +160,60 @@ class LocalPlatform:
         """The data folder: enterable (apps live below it) but not listable; secrets 0600."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o711)
+        self.logs_dir.mkdir(exist_ok=True)
+        self.logs_dir.chmod(0o700)
         self.run_dir.mkdir(exist_ok=True)
         self.run_dir.chmod(0o750)
         if os.geteuid() == 0:
             # nginx's workers (group nogroup) connect to the portal's socket; apps cannot.
             os.chown(self.run_dir, 0, grp.getgrnam("nogroup").gr_gid)
 
+    def portal_program(self, env: Mapping[str, str]) -> Program:
+        """The portal's gunicorn as a supervisord program (its log: stdout and stderr)."""
+        return Program(
+            name=PORTAL,
+            command=[
+                str(BIN / "gunicorn"),
+                f"--bind=unix:{self.portal_socket}",
+                f"--workers={self.portal_workers}",
+                "--threads=4",
+                "--timeout=120",
+                # gunicorn 27's control socket defaults to one path per user: two portals
+                # (make up and the tests) would take it from each other.
+                "--no-control-socket",
+                f"--chdir={ROOT}",
+                "portal.wsgi:app",
+            ],
+            directory=ROOT,
+            env=env,
+            log_path=self.portal_log,
+            startsecs=5,
+            startretries=PLATFORM_RETRIES,
+            priority=200,
+            log_maxbytes=PLATFORM_LOG_MAXBYTES,
+            log_backups=PLATFORM_LOG_BACKUPS,
+        )
+
+    def frontdoor_program(self) -> Program:
+        """nginx in the foreground as a supervisord program; QUIT lets requests finish."""
+        return Program(
+            name=FRONTDOOR,
+            command=self.frontdoor.command(),
+            directory=self.frontdoor.root,
+            log_path=self.frontdoor_log,
+            startsecs=2,
+            startretries=PLATFORM_RETRIES,
+            stopsignal="QUIT",
+            priority=300,
+            log_maxbytes=PLATFORM_LOG_MAXBYTES,
+            log_backups=PLATFORM_LOG_BACKUPS,
+        )
+
     def start(self, *, say=print, timeout: float = 600) -> None:
         """Start every part, in order; returns once the front door answers /healthz."""
         self._private_dirs()
         self.supervisor.start()
-        say("apps: supervisord is running")
+        say("platform: supervisord is running")
         platform = subprocess.run(
             [str(BIN / "flask"), "--app", "portal.wsgi", "platform", "start"],
             cwd=ROOT,
@@ -132,63 +223,72 @@ class LocalPlatform:
         )
         if platform.returncode != 0:
             raise PlatformStartError("the apps did not start: see the lines above")
-        self._start_portal(timeout)
-        self.frontdoor.start()
+        self._stop_unsupervised()
+        env, left_out = carried_env(self._portal_env())
+        if left_out:
+            say(f"portal: variables supervisord cannot pass on, left out: {', '.join(left_out)}")
+        if self.portal_running() is None:
+            self.portal_socket.unlink(missing_ok=True)
+        self.supervisor.add(self.portal_program(env), keep_running=True)
+        self._wait_up(
+            PORTAL, lambda: http_status_line(self.portal_socket, "/healthz") is not None, timeout
+        )
+        self.frontdoor.check()
+        nginx_before = self.frontdoor.pid()
+        self.supervisor.add(self.frontdoor_program(), keep_running=True)
+        if nginx_before is not None and self.frontdoor.pid() == nginx_before:
+            self.routes.reload()  # kept running: it reads the configuration just written
         say(f"front door: nginx on {self.listen}")
-        deadline = time.monotonic() + 30
-        while not _healthy(self.url + "/healthz"):
-            if time.monotonic() > deadline:
+        self._wait_up(FRONTDOOR, lambda: _healthy(self.url + "/healthz"), 30)
+
+    def _wait_up(self, name: str, answers, timeout: float) -> None:
+        """Return once ``answers()``; fail at once if supervisord saw the program fail."""
+        deadline = time.monotonic() + timeout
+        while not answers():
+            state = self.supervisor.state(name)
+            late = time.monotonic() > deadline
+            if late or state.statename in _FAILED:
+                why = f"no answer within {timeout:.0f} s" if late else state.statename
+                log = self.portal_log if name == PORTAL else self.frontdoor_log
                 raise PlatformStartError(
-                    f"the front door does not answer; see {self.frontdoor.error_log}"
+                    f"{name} did not start ({why}). Last lines of {log}:\n{log_tail(log)}"
                 )
             time.sleep(0.2)
 
-    def _start_portal(self, timeout: float) -> None:
-        if self.portal_running():
-            return
-        self.portal_socket.unlink(missing_ok=True)
-        subprocess.run(
-            [
-                str(BIN / "gunicorn"),
-                f"--bind=unix:{self.portal_socket}",
-                f"--workers={self.portal_workers}",
-                "--threads=4",
-                "--timeout=120",
-                # gunicorn 27's control socket defaults to one path per user: two portals
-                # (make up and the tests) would take it from each other.
-                "--no-control-socket",
-                "--daemon",
-                f"--pid={self.portal_pid}",
-                f"--error-logfile={self.portal_log}",
-                f"--chdir={ROOT}",
-                "portal.wsgi:app",
-            ],
-            env=self._portal_env(),
-            check=True,
-        )
-        started = time.monotonic()
-        while not self.portal_socket.exists():
-            elapsed = time.monotonic() - started
-            if elapsed > timeout or (elapsed > 5 and not self.portal_running()):
-                tail = self.portal_log.read_text()[-3000:] if self.portal_log.exists() else ""
-                raise PlatformStartError(f"the portal did not start. Last log lines:\n{tail}")
-            time.sleep(0.2)
-
     def portal_running(self) -> int | None:
-        try:
-            pid = int(self.portal_pid.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        """The pid of the portal's gunicorn master while supervisord runs it."""
+        return self.supervisor.state(PORTAL).pid if self._supervises(PORTAL) else None
+
+    def logs(self) -> list[Path]:
+        """The platform's logs, supervisord's own first (when and why a process exited)."""
+        apps = sorted((self.apps_dir / "logs").glob("*/app.log"))
+        own = [self.supervisor.root / "supervisord.log", self.portal_log, self.frontdoor_log]
+        return [*own, self.supervisor.root / "memwatch.log", *apps]
 
     def stop(self) -> None:
-        """Stop the front door, the portal and every app process."""
-        self.frontdoor.stop()
-        pid = self.portal_running()
-        if pid is not None:
+        """Stop the front door, the portal and every app process: nothing is left."""
+        self.supervisor.stop()
+        stop_orphans(self.frontdoor.pid_path)  # workers of an nginx master killed outright
+        self._stop_unsupervised()
+
+    def _stop_unsupervised(self) -> None:
+        """Stop the daemons a platform started before it supervised them (pid files)."""
+        if self.frontdoor.pid() is not None and not self._supervises(FRONTDOOR):
+            self.frontdoor.stop()
+        try:
+            pid = int(self.portal_pid.read_text().strip())
+            ours = str(self.portal_socket) in Path(f"/proc/{pid}/cmdline").read_text()
+        except (OSError, ValueError):
+            ours = False
+        if ours and _alive(pid):
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 20
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
         self.portal_pid.unlink(missing_ok=True)
-        self.supervisor.stop()
+
+    def _supervises(self, name: str) -> bool:
+        """Whether supervisord runs the program now (it may still count as starting)."""
+        if not self.supervisor.running():
+            return False
+        return self.supervisor.state(name).statename in ("STARTING", "RUNNING")

@@ -1,33 +1,37 @@
-"""supervisord as the process supervisor of app versions, driven over its XML-RPC API.
+"""supervisord as the process supervisor of the platform, driven over its XML-RPC API.
 
 One supervisord per apps directory, started with a clean environment (its children
 inherit it, and an app must get none of the portal's), reachable only through a 0700 unix
-socket. Each app version is one program in `programs/<name>.conf`, added and removed at
-run time with reloadConfig/addProcessGroup/removeProcessGroup, as supervisorctl does.
+socket. It runs every app version and the platform's own processes (the portal, the
+front door, the memory watchdog; Keycloak under `make up`), each one program
+(:class:`portal.hosting.programs.Program`) in `programs/<name>.conf`, added and removed
+at run time with reloadConfig/addProcessGroup/removeProcessGroup, as supervisorctl does.
 """
 
 from __future__ import annotations
 
-import configparser
 import fcntl
 import os
-import re
-import shlex
 import subprocess
 import sys
 import time
 import xmlrpc.client
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supervisor.datatypes import dict_of_key_value_pairs
 from supervisor.xmlrpc import Faults, SupervisorTransport
 
+from .programs import Program, ProgramError, carries_env_value, config_value, program_command
+
+__all__ = ["CLEAN_ENV", "Program", "ProgramState", "Supervisor", "SupervisorError"]
+__all__ += ["carries_env_value"]  # where the deployment settings have always found it
+
 CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", re.ASCII)
-_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+
+
+#: A program in one of these states runs or is being (re)started by supervisord.
+_UP_STATES = ("STARTING", "RUNNING", "BACKOFF")
 
 
 class SupervisorError(Exception):
@@ -50,39 +54,6 @@ class ProgramState:
     def crash_loop(self) -> bool:
         """True when supervisord gave up restarting it (FATAL)."""
         return self.statename == "FATAL"
-
-
-def _value(text: str) -> str:
-    """`text` escaped for a supervisor config value ('%' is its expansion character)."""
-    if "\x00" in text or "\n" in text or "\r" in text:
-        raise SupervisorError(f"NUL or newline in a supervisor setting: {text!r}")
-    if "%(here)s" in text:  # supervisord replaces it verbatim, even after '%'
-        raise SupervisorError(f"'%(here)s' cannot be passed through supervisor: {text!r}")
-    return text.replace("%", "%%")
-
-
-def _env_item(key: str, value: str) -> str:
-    """KEY="value" (or single quotes) as supervisor's environment parser reads it back."""
-    if not _ENV_KEY.fullmatch(key):
-        raise SupervisorError(f"bad environment variable name {key!r}")
-    quote = "'" if '"' in value else '"'
-    return f"{key}={quote}{value}{quote}"
-
-
-def carries_env_value(value: str) -> bool:
-    """Whether supervisor reads `value` back unchanged as an environment value."""
-    try:
-        parser = _parse_back(f"[x]\nenvironment={_env_item('X', _value(value))}\n")
-        return dict_of_key_value_pairs(parser["x"]["environment"] % {}) == {"X": value}
-    except (SupervisorError, ValueError, KeyError, configparser.Error):
-        return False
-
-
-def _parse_back(text: str) -> configparser.RawConfigParser:
-    """Read a program file back the way supervisord will (inline ; and # comments)."""
-    parser = configparser.RawConfigParser(inline_comment_prefixes=(";", "#"), strict=False)
-    parser.read_string(text)
-    return parser
 
 
 def _alive(pid: int) -> bool:
@@ -114,7 +85,7 @@ class Supervisor:
         for folder in (self.root, self.programs):
             folder.mkdir(parents=True, exist_ok=True)
             os.chmod(folder, 0o700)
-        root = _value(str(self.root))
+        root = config_value(str(self.root))
         text = f"""; written by portal.hosting.supervisor
 [unix_http_server]
 file={root}/supervisor.sock
@@ -196,54 +167,36 @@ files = programs/*.conf
                 texts += path.read_text(errors="replace").splitlines()[-lines:]
         return "\n".join(texts)
 
-    def add_program(
-        self,
-        name: str,
-        *,
-        command: list[str],
-        env: Mapping[str, str],
-        directory: Path,
-        log_path: Path,
-        startsecs: int = 3,
-        startretries: int = 3,
-    ) -> None:
-        """Write programs/<name>.conf and (re)start it as its own process group."""
-        if not _NAME.fullmatch(name):
-            raise SupervisorError(f"bad program name {name!r}")
-        command_line = shlex.join(command)
-        environment = ",".join(_env_item(k, v) for k, v in sorted(env.items()))
-        text = f"""[program:{name}]
-command={_value(command_line)}
-directory={_value(str(directory))}
-environment={_value(environment)}
-autostart=true
-autorestart=true
-startsecs={int(startsecs)}
-startretries={int(startretries)}
-stopsignal=TERM
-stopwaitsecs=15
-stopasgroup=true
-killasgroup=true
-redirect_stderr=true
-stdout_logfile={_value(str(log_path))}
-stdout_logfile_maxbytes=5MB
-stdout_logfile_backups=2
-"""
-        _check_round_trip(
-            text, name, command=command, env=env, log_path=log_path, directory=directory
-        )
+    def add_program(self, name: str, **settings: Any) -> None:
+        """Write programs/<name>.conf and (re)start it: :class:`Program`'s fields."""
+        self.add(Program(name=name, **settings))
+
+    def add(self, program: Program, *, keep_running: bool = False) -> None:
+        """Write the program's file and (re)start it as its own process group.
+
+        With `keep_running`, a program that runs with this very definition is left alone
+        (`make up` twice restarts nothing).
+        """
+        try:
+            text = program.render()
+        except ProgramError as error:
+            raise SupervisorError(str(error)) from error
         self.programs.mkdir(parents=True, exist_ok=True)
-        path = self.programs / f"{name}.conf"
+        program.log_path.parent.mkdir(parents=True, exist_ok=True)
+        path = self.programs / f"{program.name}.conf"
+        unchanged = path.exists() and path.read_text() == text
+        if keep_running and unchanged and self.state(program.name).statename in _UP_STATES:
+            return
         _write_private(path, text)
         try:
             self._proxy().reloadConfig()
-            if self._exists(name):
-                self._stop_quietly(name)
-                self._proxy().removeProcessGroup(name)
-            self._proxy().addProcessGroup(name)
+            if self._exists(program.name):
+                self._stop_quietly(program.name)
+                self._proxy().removeProcessGroup(program.name)
+            self._proxy().addProcessGroup(program.name)
         except xmlrpc.client.Fault as fault:
             path.unlink(missing_ok=True)  # a bad file would break every later reloadConfig
-            raise SupervisorError(f"supervisord refused program {name}: {fault}") from fault
+            raise SupervisorError(f"supervisord refused program {program.name}: {fault}") from fault
 
     def _exists(self, name: str) -> bool:
         return any(info["group"] == name for info in self._proxy().getAllProcessInfo())
@@ -267,7 +220,7 @@ stdout_logfile_backups=2
         path = self.programs / f"{name}.conf"
         if not path.exists():
             return None
-        return shlex.split(_parse_back(path.read_text())[f"program:{name}"]["command"] % {})
+        return program_command(path.read_text(), name)
 
     def state(self, name: str) -> ProgramState:
         """The program's state; statename 'ABSENT' when supervisord does not know it."""
@@ -293,29 +246,6 @@ stdout_logfile_backups=2
         """Stop (if running) and start the program again."""
         self._stop_quietly(name)
         self._proxy().startProcess(name, False)
-
-
-def _check_round_trip(text: str, name: str, *, command: list[str], **values: Any) -> None:
-    """Refuse a program file that supervisord would read back differently.
-
-    Its parser cuts values at ' ;' and ' #' and strips quotes around environment values,
-    so some values cannot be carried; better a clear refusal than a different command.
-    """
-    try:
-        section = _parse_back(text)[f"program:{name}"]
-        same = (
-            shlex.split(section["command"] % {}) == command
-            and dict_of_key_value_pairs(section["environment"] % {}) == dict(values["env"])
-            and section["stdout_logfile"] % {} == str(values["log_path"])
-            and section["directory"] % {} == str(values["directory"])
-        )
-    except (ValueError, KeyError, configparser.Error):
-        same = False
-    if not same:
-        raise SupervisorError(
-            f"program {name}: supervisor would misread its command, environment or a path "
-            "(values with ' ;', ' #', or leading/trailing quotes cannot be passed)"
-        )
 
 
 def _write_private(path: Path, text: str) -> None:

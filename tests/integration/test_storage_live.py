@@ -58,7 +58,9 @@ def test_anonymous_logins_store_nothing(stack: Stack) -> None:
     for _ in range(30):
         answer = requests.get(f"{stack.portal_url}/login", allow_redirects=False, timeout=30)
         assert answer.status_code == 302
-    assert _session_rows(stack) == before
+    # Not "== before": the portal's own threads (the purge, revocations) may end sessions of
+    # earlier tests meanwhile; they never add one.
+    assert _session_rows(stack) <= before
 
 
 def test_concurrent_patches_through_the_api_write_an_unbroken_audit_trail(stack: Stack) -> None:

@@ -143,6 +143,7 @@ def portal_without_keycloak(stack: Stack) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
+        "PORTAL_PUBLIC_URL": f"http://127.0.0.1:{port}",  # sign-ins start and end here
         "KEYCLOAK_URL": stack.keycloak_url,
         "KEYCLOAK_INTERNAL_URL": f"http://127.0.0.1:{free_port()}",
         "PORTAL_DATA_DIR": str(stack.data_dir),

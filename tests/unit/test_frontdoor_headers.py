@@ -12,7 +12,9 @@ from __future__ import annotations
 import http.client
 import socket
 import socketserver
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -89,14 +91,29 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     )
     for slug in ("plain", "own"):
         Routes(run).publish(slug)
-    door.start()
+    door.check()
+    nginx = subprocess.Popen(door.command(), stderr=subprocess.DEVNULL)  # as supervisord does
     try:
+        _wait_listening(port, nginx)
         yield "127.0.0.1", port
     finally:
         door.stop()
+        nginx.wait(timeout=10)
         for server in servers:
             server.shutdown()
             server.server_close()
+
+
+def _wait_listening(port: int, nginx: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        assert nginx.poll() is None, "nginx exited"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "nginx does not listen"
+            time.sleep(0.05)
 
 
 def _get(door: tuple[str, int], path: str) -> http.client.HTTPResponse:

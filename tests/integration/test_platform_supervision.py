@@ -1,0 +1,110 @@
+"""The platform's own processes are supervised: killed, they come back; their logs are kept.
+
+These tests kill the session's portal and front door on purpose. Supervision is what
+brings them back, so the stack is restored by the thing under test; each test waits until
+the portal answers through the front door again before it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import signal
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from live_stack import Stack
+from oidc_flow import login
+
+from portal.hosting.local import FRONTDOOR, PORTAL, LocalPlatform
+from scripts import stack as stack_script
+
+pytestmark = pytest.mark.integration
+
+#: Restarting takes supervisord a second and gunicorn a few on a busy 2-core machine.
+BACK_WITHIN = 90
+
+
+def platform_of(stack: Stack) -> LocalPlatform:
+    platform = LocalPlatform(data_dir=stack.data_dir, listen=urlsplit(stack.portal_url).netloc)
+    assert platform.apps_dir == stack.apps_dir and platform.portal_log == stack.portal_log
+    return platform
+
+
+def until(predicate: Callable[[], object], timeout: float = BACK_WITHIN) -> float:
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, f"not back within {timeout} s"
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def portal_answers(stack: Stack) -> bool:
+    """The front door answers /healthz from the portal, and /login sends to Keycloak."""
+    try:
+        health = requests.get(f"{stack.portal_url}/healthz", timeout=5)
+        sign_in = requests.get(f"{stack.portal_url}/login", timeout=10, allow_redirects=False)
+    except requests.RequestException:
+        return False
+    return health.status_code == 200 and sign_in.status_code == 302
+
+
+def make_logs(platform: LocalPlatform) -> str:
+    """What `make logs` prints for this platform."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        stack_script.logs(platform)
+    return out.getvalue()
+
+
+def test_a_sign_in_leaves_a_line_in_the_portal_log(stack: Stack) -> None:
+    login(stack.portal_url, "dave")
+    until(lambda: "signed in: dave" in stack.portal_log.read_text(errors="replace"), 10)
+    assert stack.portal_log.parent.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize(
+    ("sig", "how"),
+    [
+        (signal.SIGTERM, "exit status 0"),  # gunicorn's graceful stop
+        (signal.SIGKILL, "terminated by SIGKILL"),
+    ],
+)
+def test_the_portal_comes_back_after_its_master_is_killed(
+    stack: Stack, sig: signal.Signals, how: str
+) -> None:
+    platform = platform_of(stack)
+    session = login(stack.portal_url, "bob")
+    master = platform.portal_running()
+    assert master is not None
+    os.kill(master, sig)
+    until(lambda: platform.portal_running() not in (None, master) and portal_answers(stack))
+    assert session.get(f"{stack.portal_url}/api/me", timeout=10).json()["username"] == "bob"
+    logs = make_logs(platform)
+    assert f"exited: {PORTAL} ({how}" in logs
+    assert re.search(f"{PORTAL} +(STARTING|RUNNING)", logs)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_the_front_door_comes_back_after_nginx_is_killed(stack: Stack, sig: signal.Signals) -> None:
+    platform = platform_of(stack)
+    nginx = platform.supervisor.state(FRONTDOOR).pid
+    assert nginx and nginx == platform.frontdoor.pid()
+    os.kill(nginx, sig)
+    # A new master, in the pid file the portal signals when an app's route changes (after
+    # a SIGKILL, the old workers answer until the new master's launcher stops them).
+    until(
+        lambda: (
+            platform.frontdoor.pid() not in (None, nginx)
+            and platform.frontdoor.pid() == platform.supervisor.state(FRONTDOOR).pid
+            and portal_answers(stack)
+        )
+    )
+    assert f"exited: {FRONTDOOR} (" in make_logs(platform)
+    hello = login(stack.portal_url, "alice").get(f"{stack.portal_url}/apps/hello/", timeout=30)
+    assert hello.status_code == 200
