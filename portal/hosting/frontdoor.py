@@ -133,7 +133,11 @@ error_log stderr warn;
 events {{ worker_connections 2048; }}
 
 http {{
-  access_log off;
+  # One line per request, to stdout (its supervisor keeps and rotates it), written in 32 KB
+  # batches. The path only: a query string may carry a sign-in code; no cookie, no token.
+  log_format platform '$remote_addr [$time_iso8601] "$request_method $uri $server_protocol" '
+                      '$status $body_bytes_sent $request_time "$http_user_agent"';
+  access_log /dev/stdout platform buffer=32k flush=1s;
   server_tokens off;
   include {mime_types};
   default_type application/octet-stream;

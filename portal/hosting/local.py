@@ -130,6 +130,11 @@ class LocalPlatform:
         return self.logs_dir / "frontdoor.log"
 
     @property
+    def access_log(self) -> Path:
+        """The front door's access log (nginx writes it to stdout, supervisord rotates it)."""
+        return self.logs_dir / "access.log"
+
+    @property
     def supervisor(self) -> Supervisor:
         return Supervisor(self.apps_dir / "supervisor")
 
@@ -201,6 +206,7 @@ class LocalPlatform:
             command=self.frontdoor.command(),
             directory=self.frontdoor.root,
             log_path=self.frontdoor_log,
+            stdout_log_path=self.access_log,
             startsecs=2,
             startretries=PLATFORM_RETRIES,
             stopsignal="QUIT",

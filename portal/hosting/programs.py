@@ -56,6 +56,9 @@ class Program:
     #: Its log (stdout and stderr) is rotated at this size, keeping this many old files.
     log_maxbytes: str = "5MB"
     log_backups: int = 2
+    #: Where stdout goes when stderr is a separate log (nginx: the access log); None: both
+    #: go to ``log_path``.
+    stdout_log_path: Path | None = None
 
     def render(self) -> str:
         """The program's section as supervisord reads it; refuses what it would misread."""
@@ -77,13 +80,25 @@ stopsignal={self.stopsignal}
 stopwaitsecs={int(self.stopwaitsecs)}
 stopasgroup=true
 killasgroup=true
-redirect_stderr=true
-stdout_logfile={config_value(str(self.log_path))}
-stdout_logfile_maxbytes={config_value(self.log_maxbytes)}
-stdout_logfile_backups={int(self.log_backups)}
-"""
+{self._logs()}"""
         self._check_round_trip(text)
         return text
+
+    def _logs(self) -> str:
+        size, backups = config_value(self.log_maxbytes), int(self.log_backups)
+        if self.stdout_log_path is None:
+            streams = [("stdout", self.log_path)]
+            lines = ["redirect_stderr=true"]
+        else:
+            streams = [("stdout", self.stdout_log_path), ("stderr", self.log_path)]
+            lines = ["redirect_stderr=false"]
+        for stream, path in streams:
+            lines += [
+                f"{stream}_logfile={config_value(str(path))}",
+                f"{stream}_logfile_maxbytes={size}",
+                f"{stream}_logfile_backups={backups}",
+            ]
+        return "\n".join(lines) + "\n"
 
     def _check_round_trip(self, text: str) -> None:
         """Refuse a program file that supervisord would read back differently.
@@ -97,7 +112,7 @@ stdout_logfile_backups={int(self.log_backups)}
             same = (
                 shlex.split(section["command"] % {}) == self.command
                 and dict_of_key_value_pairs(section["environment"] % {}) == dict(self.env)
-                and section["stdout_logfile"] % {} == str(self.log_path)
+                and section["stdout_logfile"] % {} == str(self.stdout_log_path or self.log_path)
                 and section["directory"] % {} == str(self.directory)
             )
         except (ValueError, KeyError, configparser.Error):

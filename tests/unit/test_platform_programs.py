@@ -33,10 +33,12 @@ def assert_kept_and_restarted(program: Program, log_dir: Path) -> None:
     conf = section(program)
     assert conf["autostart"] == conf["autorestart"] == "true"
     assert int(conf["startretries"]) == PLATFORM_RETRIES
-    assert conf["redirect_stderr"] == "true"  # stderr (tracebacks, Python logging) is kept
-    assert Path(conf["stdout_logfile"]).parent == log_dir
-    assert conf["stdout_logfile_maxbytes"] == "10MB"
-    assert conf["stdout_logfile_backups"] == "5"
+    # stderr (tracebacks, Python logging, nginx's errors) is kept: with stdout, or apart.
+    streams = ["stdout"] if conf["redirect_stderr"] == "true" else ["stdout", "stderr"]
+    for stream in streams:
+        assert Path(conf[f"{stream}_logfile"]).parent == log_dir
+        assert conf[f"{stream}_logfile_maxbytes"] == "10MB"
+        assert conf[f"{stream}_logfile_backups"] == "5"
     assert conf["stopasgroup"] == conf["killasgroup"] == "true"
 
 
@@ -60,6 +62,12 @@ def test_the_front_door_is_a_program_that_restarts_and_keeps_its_log(tmp_path: P
     assert program.command[-2:] == ["-g", "daemon off;"]
     assert section(program)["stopsignal"] == "QUIT"  # graceful: requests in flight finish
     assert "error_log stderr" in platform.frontdoor.render()
+    # Its access log is its stdout, a file of its own; its errors (stderr) another.
+    conf = section(program)
+    assert conf["redirect_stderr"] == "false"
+    assert conf["stdout_logfile"] == str(platform.access_log)
+    assert conf["stderr_logfile"] == str(platform.frontdoor_log)
+    assert "access_log /dev/stdout platform buffer=32k" in platform.frontdoor.render()
 
 
 def test_keycloak_under_make_up_is_a_program_that_restarts_and_keeps_its_log(
