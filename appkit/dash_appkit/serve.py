@@ -127,12 +127,20 @@ def without_versions(index: str) -> str:
 _hook_installed = False
 
 
-def _hide_versions() -> None:
-    """Register :func:`without_versions` with Dash, once per process."""
-    global _hook_installed
-    if not _hook_installed:
-        from dash import hooks
+def _hide_versions(dash_app: Any) -> None:
+    """Register :func:`without_versions` with Dash, once per process.
 
+    Dash before 3.0 has no hooks: there the app's ``interpolate_index``, the method Dash
+    documents for changing the page, is wrapped instead.
+    """
+    global _hook_installed
+    try:
+        from dash import hooks
+    except ImportError:
+        render = dash_app.interpolate_index
+        dash_app.interpolate_index = lambda **parts: without_versions(render(**parts))
+        return
+    if not _hook_installed:
         hooks.index()(without_versions)
         _hook_installed = True
 
@@ -188,7 +196,7 @@ def load(entrypoint: str | None = None, prefix: str | None = None) -> WSGIApp:
             )
         bad_requests.install(obj)
         callback_check.install(obj)
-        _hide_versions()
+        _hide_versions(obj)
         return FirstRequestGate(server)
     if isinstance(obj, Flask):
         bad_requests.bound_json(obj)

@@ -349,12 +349,12 @@ class FrontDoor:
     def command(self) -> list[str]:
         """nginx in the foreground with its log on stderr: for a supervisor to run.
 
-        Through :mod:`portal.hosting.nginx_launch`, which first stops any workers a killed
+        Through :mod:`portal.hosting.launch`, which first stops any workers a killed
         master left holding the listener. nginx still writes its pid file, which
         :meth:`Routes.reload` signals.
         """
         nginx = [*self._base_command(), "-e", "stderr", "-g", "daemon off;"]
-        launch = [sys.executable, "-m", "portal.hosting.nginx_launch", str(self.pid_path)]
+        launch = [sys.executable, "-m", "portal.hosting.launch", str(self.pid_path)]
         return [*launch, "--", *nginx]
 
     def stop(self, timeout: float = 10) -> None:

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .frontdoor import FrontDoor, Routes
+from .launch import stop_orphans
 from .memwatch import WATCHDOG
-from .nginx_launch import stop_orphans
 from .programs import Program, carried_env
 from .runner import http_status_line, log_tail
 from .supervisor import Supervisor
@@ -117,6 +117,12 @@ class LocalPlatform:
         return self.run_dir / "portal.pid"
 
     @property
+    def portal_master_pid(self) -> Path:
+        """The supervised portal's gunicorn master (its launcher stops the workers of one
+        that was killed outright)."""
+        return self.run_dir / "portal-master.pid"
+
+    @property
     def logs_dir(self) -> Path:
         """The platform's own logs (0700: they name users and sessions)."""
         return self.data_dir / "logs"
@@ -178,7 +184,10 @@ class LocalPlatform:
         return Program(
             name=PORTAL,
             command=[
+                *[sys.executable, "-m", "portal.hosting.launch", str(self.portal_master_pid)],
+                "--",
                 str(BIN / "gunicorn"),
+                f"--pid={self.portal_master_pid}",
                 f"--bind=unix:{self.portal_socket}",
                 f"--workers={self.portal_workers}",
                 "--threads=4",
@@ -275,6 +284,7 @@ class LocalPlatform:
         """Stop the front door, the portal and every app process: nothing is left."""
         self.supervisor.stop()
         stop_orphans(self.frontdoor.pid_path)  # workers of an nginx master killed outright
+        stop_orphans(self.portal_master_pid, "gunicorn")  # and of the portal's
         self._stop_unsupervised()
 
     def _stop_unsupervised(self) -> None:

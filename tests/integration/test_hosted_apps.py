@@ -167,6 +167,9 @@ def test_dash1_style_app_runs_on_its_own_dash_2(alice: requests.Session, portal_
     layout = _layout(alice, url)
     assert component(layout, "d1-version")["children"] == f"Running on dash {pinned}"
     assert component(layout, "d1-city")["value"] == "MTL"
+    page = alice.get(url, headers={"Accept": "text/html"}, timeout=30)
+    assert page.status_code == 200 and "_dash-config" in page.text
+    assert pinned not in page.text.split("_dash-config")[1].split("</script>")[0]  # no version
     body = callback_body(
         "d1-output", "children", [("d1-city", "value", "SF")], state=[("d1-suffix", "value", "?")]
     )

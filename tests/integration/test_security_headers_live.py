@@ -1,4 +1,5 @@
-"""Security headers through the real front door, and a Dash app page in a real browser.
+"""Security headers through the real front door (the browser's side:
+tests/browser/test_security_headers_browser.py).
 
 Issue 12: portal pages may not be framed and carry a strict Content-Security-Policy;
 apps may be framed by the platform only and otherwise keep their own choices; personal
@@ -11,15 +12,11 @@ from __future__ import annotations
 import io
 import json
 import re
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 from oidc_flow import login
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.integration
 
@@ -123,86 +120,3 @@ def test_a_thumbnail_is_an_upload_served_as_an_image(portal_url: str) -> None:
         assert served.headers["X-Content-Type-Options"] == "nosniff"
     finally:
         alice.delete(f"{portal_url}/api/apps/sales/thumbnail", headers={"X-CSRF-Token": csrf})
-
-
-# --- in Chromium ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    context.set_default_timeout(30_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def test_a_dash_app_page_works_in_a_browser_under_the_headers(page: Page, portal_url: str) -> None:
-    refused: list[str] = []
-    page.on(
-        "console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None
-    )
-    page.goto(f"{portal_url}/apps/public/")
-    expect(page.locator("h1")).to_have_text("Public demo", timeout=30_000)
-    expect(page.locator("#curve .main-svg").first).to_be_visible(timeout=30_000)  # a callback ran
-    # The session-watch script the front door injects runs: it wraps fetch.
-    assert "You have been signed out." in page.evaluate("String(window.fetch)")
-    assert refused == []
-
-
-@pytest.fixture
-def other_site(portal_url: str) -> Iterator[str]:
-    """Another origin (another port) whose page frames a portal page and an app page."""
-    framing = (
-        f'<iframe src="{portal_url}/apps/public/"></iframe><iframe src="{portal_url}/"></iframe>'
-    ).encode()
-
-    class Framing(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(framing)))
-            self.end_headers()
-            self.wfile.write(framing)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Framing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_only_the_platform_frames_an_app_and_nobody_frames_the_portal(
-    page: Page, portal_url: str, other_site: str
-) -> None:
-    page.goto(other_site)
-    frames = page.main_frame.child_frames
-    assert len(frames) == 2
-    assert all(frame.url.startswith("chrome-error://") for frame in frames), [f.url for f in frames]
-    # A page of the platform frames the app: allowed.
-    page.goto(f"{portal_url}/")
-    page.evaluate(
-        """() => { const f = document.createElement("iframe"); f.id = "probe";
-                   f.src = "/apps/public/"; document.body.appendChild(f); }"""
-    )
-    expect(page.frame_locator("#probe").locator("h1")).to_have_text("Public demo", timeout=30_000)

@@ -50,6 +50,10 @@ def test_the_portal_is_a_program_that_restarts_and_keeps_its_log(tmp_path: Path)
     assert program.log_path == platform.portal_log
     # In the foreground (a daemon's output goes to /dev/null), its error log on stderr.
     assert "--daemon" not in program.command
+    # Through the launcher that first stops the workers of a master killed outright.
+    launcher = ["-m", "portal.hosting.launch", str(platform.portal_master_pid), "--"]
+    assert program.command[1:5] == launcher
+    assert f"--pid={platform.portal_master_pid}" in program.command
     assert not any(arg.startswith("--error-logfile") for arg in program.command)
     assert 'KEYCLOAK_URL="http://127.0.0.1:1"' in section(program)["environment"]
 
