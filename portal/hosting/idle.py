@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from .statefile import read_json, write_json
+from .statefile import read_json, update_json
 from .supervisor import Supervisor
 
 __all__ = ["IDLE", "IdleTimeouts", "check_idle"]
@@ -34,12 +34,11 @@ class IdleTimeouts:
         self.activity = (run_dir or root) / ACTIVITY
 
     def set(self, program: str, slug: str, seconds: int | None) -> None:
-        current = read_json(self.path)
-        if seconds is None:
-            current.pop(program, None)
-        else:
-            current[program] = {"slug": slug, "seconds": seconds}
-        write_json(self.path, current)
+        with update_json(self.path) as current:
+            if seconds is None:
+                current.pop(program, None)
+            else:
+                current[program] = {"slug": slug, "seconds": seconds}
 
     def timeouts(self) -> dict[str, dict]:
         return read_json(self.path)

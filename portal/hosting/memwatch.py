@@ -26,7 +26,7 @@ from typing import Any
 from .idle import IdleTimeouts, check_idle
 from .memlimit import CGROUP_PREFIX, Cgroup, own_cgroup, program_cgroup
 from .restarts import Restarts, check_restarts
-from .statefile import read_json, write_json
+from .statefile import read_json, update_json
 from .supervisor import Supervisor
 
 __all__ = ["EVENTS", "LIMITS", "MemoryLimits", "main", "process_children", "tree_rss"]
@@ -46,12 +46,11 @@ class MemoryLimits:
         self.limits_path, self.events_path = root / LIMITS, root / EVENTS
 
     def set(self, program: str, megabytes: int | None) -> None:
-        limits = read_json(self.limits_path)
-        if megabytes is None:
-            limits.pop(program, None)
-        else:
-            limits[program] = megabytes * 1024 * 1024
-        write_json(self.limits_path, limits)
+        with update_json(self.limits_path) as limits:
+            if megabytes is None:
+                limits.pop(program, None)
+            else:
+                limits[program] = megabytes * 1024 * 1024
 
     def limits(self) -> dict[str, int]:
         return {k: int(v) for k, v in read_json(self.limits_path).items()}
@@ -59,15 +58,14 @@ class MemoryLimits:
     def record(self, program: str, rss: int, limit: int, *, oom_kills: int = 0) -> None:
         """An app restarted for its memory: ``rss`` bytes used (the cgroup's peak when the
         kernel stopped it, ``oom_kills`` its count then) against ``limit``."""
-        events = read_json(self.events_path)
-        events[program] = {
-            "at": datetime.now(UTC).isoformat(),
-            "rss": rss,
-            "limit": limit,
-            "by": "kernel" if oom_kills else "watchdog",
-            "oom_kills": oom_kills,
-        }
-        write_json(self.events_path, events)
+        with update_json(self.events_path) as events:
+            events[program] = {
+                "at": datetime.now(UTC).isoformat(),
+                "rss": rss,
+                "limit": limit,
+                "by": "kernel" if oom_kills else "watchdog",
+                "oom_kills": oom_kills,
+            }
 
     def last_event(self, program: str) -> dict[str, Any] | None:
         event = read_json(self.events_path).get(program)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .statefile import read_json, write_json
+from .statefile import read_json, update_json
 from .supervisor import Supervisor
 
 __all__ = ["RESTARTS", "Restarts", "check_restarts", "gunicorn_processes"]
@@ -57,14 +57,12 @@ class Restarts:
 
     def watch(self, program: str) -> None:
         """Count ``program``'s restarts from now (a new version starts at zero)."""
-        records = read_json(self.path)
-        records[program] = {"master": 0, "workers": [], "restarts": 0, "last": None}
-        write_json(self.path, records)
+        with update_json(self.path) as records:
+            records[program] = {"master": 0, "workers": [], "restarts": 0, "last": None}
 
     def forget(self, program: str) -> None:
-        records = read_json(self.path)
-        if records.pop(program, None) is not None:
-            write_json(self.path, records)
+        with update_json(self.path) as records:
+            records.pop(program, None)
 
     def programs(self) -> list[str]:
         return list(read_json(self.path))
@@ -78,7 +76,19 @@ class Restarts:
         """Update the counts from one look at each program's (master, workers), master 0
         for one stopped on request; returns the programs that restarted since the last
         look, with how many times."""
-        records, changed = read_json(self.path), {}
+        changed: dict[str, int] = {}
+        if not seen:
+            return changed
+        with update_json(self.path) as records:
+            self._observe(records, seen, changed)
+        return changed
+
+    @staticmethod
+    def _observe(
+        records: dict[str, Any],
+        seen: dict[str, tuple[int, set[int]] | None],
+        changed: dict[str, int],
+    ) -> None:
         for program, processes in seen.items():
             record = records.get(program)
             if record is None or processes is None:
@@ -100,19 +110,16 @@ class Restarts:
             if count or master != before_master or workers != before_workers:
                 record["master"], record["workers"] = master, sorted(workers)
                 records[program] = record
-        if seen:
-            write_json(self.path, records)
-        return changed
 
 
 def check_restarts(
     supervisor: Supervisor, restarts: Restarts, children: dict[int, list[int]]
 ) -> dict[str, int]:
-    """One look at every watched program that is running (not starting or stopping)."""
+    """One look at every watched program that runs (not one stopping: its workers leave)."""
     seen: dict[str, tuple[int, set[int]] | None] = {}
     for program in restarts.programs():
         state = supervisor.state(program)
-        if state.statename == "RUNNING" and state.pid:
+        if state.statename in ("STARTING", "RUNNING") and state.pid:
             seen[program] = gunicorn_processes(state.pid, children)
         elif state.statename == "STOPPED":
             seen[program] = (0, set())

@@ -83,3 +83,28 @@ def test_a_new_master_counts_once_and_a_planned_stop_not_at_all(tmp_path: Path) 
     assert restarts.of("app-x-1")["restarts"] == 0
     restarts.forget("app-x-1")
     assert restarts.programs() == ["app-y-2"]
+
+
+def test_the_runner_and_the_watchdog_never_lose_each_others_changes(tmp_path: Path) -> None:
+    """Both rewrite one file: the lock keeps every program the runner adds and every count
+    the watchdog writes, however their writes interleave."""
+    import threading
+
+    restarts = Restarts(tmp_path)
+    restarts.watch("app-seen-1")
+
+    def runner() -> None:
+        for number in range(200):
+            restarts.watch(f"app-new-{number}")
+
+    def watchdog() -> None:
+        for number in range(200):
+            restarts.observe({"app-seen-1": (100, {101} if number % 2 else {102})})
+
+    threads = [threading.Thread(target=runner), threading.Thread(target=watchdog)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(restarts.programs()) == 201
+    assert restarts.of("app-seen-1")["restarts"] == 199  # every swap of its worker counted
