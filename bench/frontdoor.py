@@ -9,6 +9,13 @@ On a small virtual machine the speed of the CPU drifts by 10-20 % from one secon
 next, so the bench runs many one-second rounds, each measuring both back to back (which one
 goes first alternates), and takes the median of the per-round ratios: a round's two halves
 see the same drift, and the median ignores rounds a neighbour on the host disturbed.
+
+A round's throughput also depends on luck: how wrk's 8 new connections spread over
+gunicorn's two workers (a worker holding most of them serves them with its 4 threads while
+the other idles), which moves the bare app by up to 2x from one round to the next. So the
+bench also adds up the CPU time every part used over all the rounds, per request: nginx,
+the portal's answers to nginx, and the app through the front door, against the bare app.
+When the CPU is the limit, as here, the ratio of those costs is the ratio of throughputs.
 """
 
 from __future__ import annotations
@@ -17,14 +24,22 @@ import os
 import statistics
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 import wrk
 from live_stack import HELLO_CALLBACK as CALLBACK
 from live_stack import free_port
-from stack import BenchStack, cmdline, environ, gunicorn_master, program_pids
+from stack import (
+    BenchStack,
+    cmdline,
+    cpu_seconds,
+    descendants,
+    environ,
+    gunicorn_master,
+    program_pids,
+)
 
 GOAL_RATIO = 0.85
 CONNECTIONS = 8
@@ -55,14 +70,41 @@ def session_cookie(session: requests.Session) -> str:
     raise RuntimeError("the signed-in session has no dash_portal_session cookie")
 
 
-def serve_bare(stack: BenchStack, slug: str, port: int, log: Path) -> subprocess.Popen:
-    """The platform's gunicorn command for ``slug``, bound to 127.0.0.1:``port``."""
+def _app_program_pid(stack: BenchStack, slug: str) -> int:
     running = program_pids(stack.platform)
     programs = [name for name in running if name.startswith(f"app-{slug}-")]
     if not programs:
         raise RuntimeError(f"no running program of {slug}")
-    latest = max(programs, key=lambda name: int(name.rsplit("-", 1)[1]))  # the active one
-    master = gunicorn_master(running[latest])
+    return running[max(programs, key=lambda name: int(name.rsplit("-", 1)[1]))]  # active
+
+
+@dataclass
+class CpuMeter:
+    """CPU time used by each part serving one target, and the requests it served.
+
+    CPU time per request does not depend on how a round's connections happened to spread
+    over gunicorn's two workers, which moves a 1 s round's throughput by up to 2x here.
+    """
+
+    parts: dict[str, list[int]]
+    used: dict[str, float] = field(default_factory=dict)
+    requests: float = 0.0
+
+    def run(self, url: str, script: Path, *, seconds: int, connections: int) -> wrk.WrkRun:
+        before = {name: cpu_seconds(pids) for name, pids in self.parts.items()}
+        run = wrk.run(url, script, seconds=seconds, connections=connections)
+        for name, pids in self.parts.items():
+            self.used[name] = self.used.get(name, 0.0) + cpu_seconds(pids) - before[name]
+        self.requests += run.rps * seconds
+        return run
+
+    def per_request_us(self) -> dict[str, float]:
+        return {name: used / self.requests * 1e6 for name, used in self.used.items()}
+
+
+def serve_bare(stack: BenchStack, slug: str, port: int, log: Path) -> subprocess.Popen:
+    """The platform's gunicorn command for ``slug``, bound to 127.0.0.1:``port``."""
+    master = gunicorn_master(_app_program_pid(stack, slug))
     argv, env = cmdline(master), environ(master)
     bind = argv.index("--bind") + 1
     argv[bind] = f"127.0.0.1:{port}"
@@ -86,17 +128,22 @@ def _wait_answer(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 def _interleaved(
-    targets: tuple[tuple[str, Path], tuple[str, Path]], rounds: int, connections: int
+    targets: tuple[tuple[str, Path], tuple[str, Path]],
+    rounds: int,
+    connections: int,
+    meters: tuple[CpuMeter, CpuMeter] | None = None,
 ) -> Rounds:
     (bare_url, bare_script), (front_url, front_script) = targets
     bare, front = [], []
+    run_bare = meters[0].run if meters else wrk.run
+    run_front = meters[1].run if meters else wrk.run
     for number in range(rounds):
         order = [0, 1] if number % 2 == 0 else [1, 0]
         for which in order:
             if which == 0:
-                bare.append(wrk.run(bare_url, bare_script, seconds=1, connections=connections))
+                bare.append(run_bare(bare_url, bare_script, seconds=1, connections=connections))
             else:
-                front.append(wrk.run(front_url, front_script, seconds=1, connections=connections))
+                front.append(run_front(front_url, front_script, seconds=1, connections=connections))
     return Rounds(bare, front)
 
 
@@ -126,7 +173,18 @@ def measure(
         )
         for url, script in targets:  # warm-up
             wrk.run(url, script, seconds=2, connections=CONNECTIONS)
-        loaded = _interleaved(targets, rounds, CONNECTIONS)
+        platform = stack.platform
+        meters = (
+            CpuMeter({"app": descendants(process.pid)}),
+            CpuMeter(
+                {
+                    "nginx": descendants(platform.frontdoor.pid() or -1),
+                    "portal": descendants(platform.portal_running() or -1),
+                    "app": descendants(_app_program_pid(stack, slug)),
+                }
+            ),
+        )
+        loaded = _interleaved(targets, rounds, CONNECTIONS, meters)
         quiet = _interleaved(targets, quiet_rounds, 1)
         # One longer run each: the auth cache (1 s) expires several times under load.
         steady = [
@@ -166,6 +224,14 @@ def measure(
         print(
             f"   {label:38s} {run.rps:8.0f} {run.p50_ms:8.2f} {run.p99_ms:8.2f} {run.max_ms:8.1f}"
         )
+    bare_cpu, front_cpu = (meter.per_request_us() for meter in meters)
+    bare_total, front_total = sum(bare_cpu.values()), sum(front_cpu.values())
+    print(
+        f"   CPU per request, c={CONNECTIONS} rounds (µs): bare app {bare_total:.0f}; front "
+        + ", ".join(f"{name} {used:.0f}" for name, used in front_cpu.items())
+        + f", total {front_total:.0f}; bare / front = {bare_total / front_total:.2f} "
+        "(the throughput ratio when the CPU is the limit)"
+    )
     verdict = "OK" if ratio >= GOAL_RATIO else "MISSED"
     print(f"   ratio front/bare, median of rounds  {ratio:.2f}  (goal >= {GOAL_RATIO}) {verdict}")
     spread = f"quartiles {low:.2f}-{high:.2f}, range {ratios[0]:.2f}-{ratios[-1]:.2f}"
@@ -183,6 +249,7 @@ def measure(
         f"c=1 p50 {added['added_p50_c1_ms']:+.2f} ms, p99 {added['added_p99_c1_ms']:+.2f} ms"
     )
     return {
+        "cpu_ratio": bare_total / front_total,
         "bare_rps": med(loaded.bare, "rps"),
         "front_rps": med(loaded.front, "rps"),
         "ratio": ratio,
