@@ -32,8 +32,9 @@ def _optional_path(name: str) -> Path | None:
 
 
 def _without_password(value: str) -> str:
-    """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db``."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", value)
+    """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db`` (also
+    ``redis://:secret@host``, with no user name)."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", value)
 
 
 def _secret_key(data_dir: Path) -> str:

@@ -1,4 +1,4 @@
-"""Run the whole stack for `make up` / `make down` / `make logs` / `make status`.
+"""Run the whole stack for `make up` / `make down` / `make logs`.
 
 With a Docker engine it uses docker-compose.yml; without one it runs the platform as
 local processes (portal.hosting.local): one supervisord, in var/apps/supervisor, runs the

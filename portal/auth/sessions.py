@@ -44,7 +44,8 @@ AUTH_KEY = "auth"
 RETRY_AFTER_UNREACHABLE = 30.0
 
 
-def _provider() -> Provider:
+def current_provider() -> Provider:
+    """The app's Keycloak client (``init_app`` puts it in the app's extensions)."""
     return current_app.extensions["portal_provider"]
 
 
@@ -144,7 +145,9 @@ def _refresh(auth: dict[str, Any]) -> User | None:
     if not refresh_token or (refresh_expires_at and refresh_expires_at <= now):
         return None
     try:
-        tokens = _provider().refresh(refresh_token=refresh_token, id_token=_token(auth, "id_token"))
+        tokens = current_provider().refresh(
+            refresh_token=refresh_token, id_token=_token(auth, "id_token")
+        )
     except ProviderUnavailable:
         # Keycloak is down: the user keeps working on the identity verified earlier.
         log.warning("token refresh deferred: Keycloak unreachable")
@@ -208,7 +211,7 @@ def _bearer_identity(header: str) -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "Authorization header must be 'Bearer <access token>'.")
     try:
-        return _provider().verify_bearer(token.strip(), not_before=revocation.not_before)
+        return current_provider().verify_bearer(token.strip(), not_before=revocation.not_before)
     except TokenError as error:
         raise ApiError(401, f"Bearer token refused: {error}") from error
     except ValueError as error:  # claims that cannot describe a user

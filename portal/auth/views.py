@@ -21,9 +21,14 @@ from flask import (
 
 from portal.auth import pending as pending_sign_in
 from portal.auth import revocation
-from portal.auth.provider import Provider, ProviderUnavailable, SignInError
+from portal.auth.provider import ProviderUnavailable, SignInError
 from portal.auth.redirects import safe_next
-from portal.auth.sessions import begin_session, end_current_session, end_sessions
+from portal.auth.sessions import (
+    begin_session,
+    current_provider,
+    end_current_session,
+    end_sessions,
+)
 from portal.auth.tokens import TokenError
 from portal.errors import ApiError
 from portal.identity import current_user
@@ -48,10 +53,6 @@ _SIGN_IN_ERRORS = {
     "server_error": "The identity provider had an error. Please try again.",
 }
 _SIGN_IN_ERROR_OTHER = "The identity provider refused the sign-in request."
-
-
-def _provider() -> Provider:
-    return current_app.extensions["portal_provider"]
 
 
 def _unavailable(error: Exception) -> Response:
@@ -100,7 +101,7 @@ def login() -> Response:
         )
     redirect_uri = _public_url("auth.callback")
     try:
-        auth_request = _provider().authorization_request(
+        auth_request = current_provider().authorization_request(
             redirect_uri=redirect_uri, reauthenticate=request.args.get("prompt") == "login"
         )
     except ProviderUnavailable as error:
@@ -142,7 +143,7 @@ def callback() -> Response:
     if not hmac.compare_digest(str(pending["state"]), state):
         raise ApiError(400, "Sign-in could not be completed: the state did not match.")
     try:
-        tokens = _provider().exchange_code(
+        tokens = current_provider().exchange_code(
             code=code,
             redirect_uri=pending["redirect_uri"],
             code_verifier=pending["code_verifier"],
@@ -181,7 +182,7 @@ def logout() -> Response:
     home = _public_url("home.portal")
     try:
         return redirect(
-            _provider().end_session_url(id_token=id_token, post_logout_redirect_uri=home),
+            current_provider().end_session_url(id_token=id_token, post_logout_redirect_uri=home),
             code=303,
         )
     except ProviderUnavailable:
@@ -196,7 +197,7 @@ def backchannel_logout() -> Response:
         raise ApiError(400, "logout_token is required")
     client_id = current_app.extensions["portal_settings"].client_id
     try:
-        claims = _provider().verifier.verify_logout_token(token, client_id=client_id)
+        claims = current_provider().verifier.verify_logout_token(token, client_id=client_id)
     except TokenError as error:
         log.warning("back-channel logout token refused: %s", error)
         raise ApiError(400, f"logout token refused: {error}") from error

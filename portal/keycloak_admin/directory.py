@@ -298,8 +298,3 @@ class KeycloakDirectory:
     def console_home(self, section: str = "") -> str:
         """A page of the realm in the admin console: ``groups``, ``clients``, ``events``..."""
         return f"{self._console}/admin/master/console/#/{quote(self._realm, safe='')}/{section}"
-
-    def invalidate(self) -> None:
-        """Forget cached answers (after a change made in Keycloak)."""
-        with self._lock:
-            self._snapshot = None

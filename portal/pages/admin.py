@@ -9,7 +9,6 @@ portal knows on its own instead of failing.
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -36,7 +35,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__)
 
 T = TypeVar("T")
-_URL_PASSWORD = re.compile(r"(://[^/:@]*:)[^/]*@")
 ACTIVITY_DAYS = 30
 
 
@@ -59,11 +57,6 @@ def seat_summary(licensed: set[str] | None, seats: int) -> dict[str, Any]:
         "percent": min(100, round(100 * used / seats)) if used is not None and seats else 0,
         "holders": sorted(licensed or ()),
     }
-
-
-def _shown_settings(public: dict[str, str]) -> dict[str, str]:
-    """Settings to show, with any password inside a URL (database, Redis) masked."""
-    return {key: _URL_PASSWORD.sub(r"\1***@", value) for key, value in public.items()}
 
 
 def _render(template: str, page: str, **context: Any) -> str:
@@ -96,7 +89,7 @@ def overview() -> str:
         apps=apps,
         ownerless=ownerless,
         console=console,
-        settings=_shown_settings(settings.public()),
+        settings=settings.public(),
         isolation=current_hosting().isolation,
         memory_enforcement=current_hosting().memory_enforcement,
     )

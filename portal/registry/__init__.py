@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from portal.extensions import db, migrate
+from portal.extensions import db
 from portal.generation import Generation
 
 from .analytics import record_view, views_per_day
@@ -83,8 +83,6 @@ def init_app(app: Flask) -> None:
     Needs ``app.extensions["portal_settings"]`` and ``db.init_app(app)`` done first.
     """
     settings = app.extensions["portal_settings"]
-    if "migrate" not in app.extensions:
-        migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     generation = None
     if settings.host_cache:
         generation = Generation(settings.data_dir / REGISTRY_GENERATION)
