@@ -18,8 +18,7 @@ from werkzeug.exceptions import HTTPException
 __all__ = ["MalformedCallback", "check_callback_body", "install"]
 
 
-# Parsed JSON holds only dict and list: concrete isinstance checks are several times
-# cheaper than the Mapping ABC, and this runs on every callback.
+# Parsed JSON holds only dict and list, so those are the types checked.
 def _is_dependency(item: Any) -> bool:
     return (
         isinstance(item, dict)
@@ -29,8 +28,7 @@ def _is_dependency(item: Any) -> bool:
 
 
 def _are_dependencies(items: Any) -> bool:
-    # Pattern-matching inputs (ALL, ALLSMALLER) arrive as lists of dependencies. Plain
-    # loops: generator expressions under all() cost more than the checks themselves.
+    # Pattern-matching inputs (ALL, ALLSMALLER) arrive as lists of dependencies.
     if not isinstance(items, list):
         return False
     for item in items:

@@ -77,7 +77,7 @@ class CachedSqlAlchemySessionInterface(SqlAlchemySessionInterface):
         if session.modified or app.config["SESSION_REFRESH_EACH_REQUEST"]:
             super().save_session(app, session, response)
         elif session.accessed:  # nothing to store and no cookie to set: say what we read
-            response.headers.add("Vary", "Cookie")  # cheaper than parsing response.vary
+            response.headers.add("Vary", "Cookie")  # the answer depends on who asks
 
     def _retrieve_session_data(self, store_id: str) -> dict | None:
         if self.generation is None:
