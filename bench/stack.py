@@ -31,6 +31,8 @@ import kcctl  # noqa: E402
 from live_stack import free_port  # noqa: E402
 
 from portal.hosting.local import LocalPlatform  # noqa: E402
+from portal.hosting.memwatch import process_children  # noqa: E402
+from portal.hosting.restarts import gunicorn_processes  # noqa: E402
 
 Say = Callable[[str], None]
 
@@ -162,21 +164,10 @@ def memory_kb(pids: list[int]) -> tuple[int, int]:
 
 def gunicorn_master(program_pid: int) -> int:
     """The gunicorn master below a supervisor program (under its bwrap/setpriv prefix)."""
-    tree = descendants(program_pid)
-    masters = [
-        pid
-        for pid in tree
-        if any(arg.endswith("/gunicorn") for arg in cmdline(pid)[:2])
-        and not any(arg.endswith("/gunicorn") for arg in cmdline(_parent(pid))[:2])
-    ]
-    if not masters:
-        raise RuntimeError(f"no gunicorn master below pid {program_pid}: {tree}")
-    return masters[0]
-
-
-def _parent(pid: int) -> int:
-    fields = _stat(pid)
-    return int(fields[1]) if fields else 0
+    found = gunicorn_processes(program_pid, process_children())
+    if found is None:
+        raise RuntimeError(f"no gunicorn master below pid {program_pid}")
+    return found[0]
 
 
 def program_pids(platform: LocalPlatform) -> dict[str, int]:

@@ -96,7 +96,6 @@ class Restarts:
             master, workers = processes
             if not master:  # stopped on request (idle, an operator): its next start is none
                 record["master"], record["workers"] = 0, []
-                records[program] = record
                 continue
             before_master, before_workers = record["master"], set(record["workers"])
             if before_master and master != before_master:
@@ -107,9 +106,7 @@ class Restarts:
                 record["restarts"] += count
                 record["last"] = datetime.now(UTC).isoformat()
                 changed[program] = count
-            if count or master != before_master or workers != before_workers:
-                record["master"], record["workers"] = master, sorted(workers)
-                records[program] = record
+            record["master"], record["workers"] = master, sorted(workers)
 
 
 def check_restarts(
