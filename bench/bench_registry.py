@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from portal.services import services
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -49,7 +51,7 @@ def build_app(data_dir: Path, database_url: str) -> Flask:
     settings = Settings.from_env(data_dir=data_dir, seed_apps=False, database_url=database_url)
     app = Flask("bench-registry")
     app.config.update(SQLALCHEMY_DATABASE_URI=settings.database_url, SECRET_KEY=settings.secret_key)
-    app.extensions["portal_settings"] = settings
+    services(app).settings = settings
     db.init_app(app)
     migrate.init_app(app, db, directory=str(registry.MIGRATIONS_DIR))
     errors.init_app(app)

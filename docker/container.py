@@ -4,7 +4,8 @@ The ``portal`` container runs what the local mode (portal/hosting/local.py) runs
 nginx, in the same order:
 
 1. supervisord, which runs every app's processes;
-2. ``flask --app portal.wsgi platform start``: publishes the app library, restarts the
+2. ``flask --app portal.wsgi db upgrade`` (the schema), then ``flask --app portal.wsgi
+   platform start``: registers the demo apps, publishes the app library, restarts the
    active apps, deploys the built-in apps of app/<slug>/ that were never deployed;
 3. the portal under gunicorn, in the foreground, on a unix socket.
 
@@ -39,6 +40,7 @@ from pathlib import Path
 from types import FrameType
 
 from portal.hosting.frontdoor import FrontDoor
+from portal.hosting.programs import PREPARE_STEPS, portal_command
 from portal.hosting.runner import http_status_line
 from portal.hosting.supervisor import Supervisor
 
@@ -125,10 +127,6 @@ def gunicorn_command(layout: Layout) -> list[str]:
     ]
 
 
-def platform_start_command() -> list[str]:
-    return [sys.executable, "-m", "flask", "--app", "portal.wsgi", "platform", "start"]
-
-
 def say(message: str) -> None:
     print(f"container: {message}", flush=True)
 
@@ -178,10 +176,11 @@ def start() -> int:
     supervisor.start()
     say("apps: supervisord is running")
     try:
-        code = children.run(platform_start_command())
-        if code != 0:
-            say("stopped" if children.stopping else "the apps did not start: see above")
-            return 0 if children.stopping else code
+        for step in PREPARE_STEPS:
+            code = children.run(portal_command(*step))
+            if code != 0:
+                say("stopped" if children.stopping else f"flask {' '.join(step)} failed: see above")
+                return 0 if children.stopping else code
         if not children.stopping:
             say(f"portal: gunicorn on unix:{layout.portal_socket}")
         code = children.run(gunicorn_command(layout))

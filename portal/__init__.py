@@ -12,6 +12,7 @@ import logging
 
 from flask import Flask, jsonify
 
+from portal.services import Services
 from portal.settings import Settings
 
 __all__ = ["create_app"]
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from portal.datafiles import private_data_dir, private_sqlite_file
     from portal.deploys.startup import cli as platform_cli
     from portal.extensions import db, migrate
+    from portal.generation import run_after_commit_hooks
     from portal.pages import admin, home, manager, operate
 
     _configure_logging()
@@ -53,7 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     private_sqlite_file(settings.database_url)
 
     app = Flask(__name__)
-    app.extensions["portal_settings"] = settings
+    Services(settings).init_app(app)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     db.init_app(app)
+    run_after_commit_hooks(db.session)
     migrate.init_app(app, db, directory=str(registry.MIGRATIONS_DIR))
     errors.init_app(app)
     security_headers.init_app(app)

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
-__all__ = ["Generation", "after_commit"]
+__all__ = ["Generation", "after_commit", "run_after_commit_hooks"]
 
 # Native 8-byte integer at offset 0 of a page-aligned mapping: an aligned 64-bit load or
 # store is one instruction on the 64-bit platforms we run on, so a reader sees the old
@@ -77,13 +77,26 @@ def after_commit(session: Session, callback: Callable[[], object]) -> None:
         callbacks.append(callback)
 
 
-@event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
     for callback in session.info.pop(_AFTER_COMMIT, ()):
         callback()
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _forget_after_rollback(session: Session, previous_transaction: object) -> None:
     if previous_transaction.parent is None:  # type: ignore[attr-defined]  # outermost only
         session.info.pop(_AFTER_COMMIT, None)
+
+
+_HOOKS = (("after_commit", _run_after_commit), ("after_soft_rollback", _forget_after_rollback))
+
+
+def run_after_commit_hooks(sessions: scoped_session) -> None:
+    """Make ``sessions`` (the portal's ``db.session``) run :func:`after_commit` callbacks.
+
+    The factory calls it, so the hooks cover the sessions of the platform's database
+    only (Flask-SQLAlchemy's session class), not every SQLAlchemy session in the
+    process; calling it again adds nothing.
+    """
+    for name, hook in _HOOKS:
+        if not event.contains(sessions, name, hook):
+            event.listen(sessions, name, hook)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 # Importing portal.settings imports the portal package, which imports Flask anyway.
-from flask import current_app
+from portal.services import services
 
 __all__ = ["Settings", "current_settings"]
 
@@ -199,4 +199,4 @@ class Settings:
 
 def current_settings() -> Settings:
     """The settings of the app handling the current request (or app context)."""
-    return current_app.extensions["portal_settings"]
+    return services().settings

@@ -15,7 +15,7 @@
   app's thumbnail; ``DELETE`` removes it. Needs the right to edit the portal settings;
   413 for a larger body, 422 for one that is not such an image. The answer is the settings.
 - ``PUT /api/apps/<slug>/owner``: ``{"owner": "name"}``, admins only; 409 when the new
-  owner holds no ``licensed_user`` seat (asked of ``app.extensions["portal_directory"]``).
+  owner holds no ``licensed_user`` seat (asked of ``services().directory``).
 
 CSRF and bearer tokens are checked globally before these views run.
 """
@@ -32,6 +32,7 @@ from portal.errors import ApiError
 from portal.identity import current_user
 from portal.registry import AppRecord
 from portal.registry.validation import check_username
+from portal.services import services
 from portal.thumbnails import set_thumbnail
 from roles import Action, can
 
@@ -140,9 +141,7 @@ def put_owner(slug: str) -> Response:
     if "owner" not in body:
         raise ApiError(400, 'The body must name the new owner: {"owner": "name"}.')
     new_owner = check_username(body["owner"], field="owner")  # 422 before asking Keycloak
-    directory = current_app.extensions.get("portal_directory")
-    if directory is None:
-        raise ApiError(503, "No user directory is configured; cannot check the new owner's seat.")
+    directory = services().directory
     try:
         licensed = bool(directory.is_licensed(new_owner))
     except Exception as error:  # the directory is Keycloak over the network

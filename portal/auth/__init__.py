@@ -19,7 +19,7 @@ from portal.auth.revocation import AdminEventWatcher
 from portal.auth.session_store import SESSION_COOKIE_NAME, init_sessions
 from portal.auth.sessions import load_identity
 from portal.auth.views import bp
-from portal.settings import Settings
+from portal.services import services
 
 __all__ = ["SESSION_COOKIE_NAME", "authenticate_request", "init_app"]
 
@@ -31,19 +31,19 @@ def authenticate_request() -> None:
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["portal_settings"]
+    platform = services(app)
+    settings = platform.settings
     init_sessions(app, settings)
     # Each app its own registry: Authlib keeps a registered client (and the discovery
     # document it loaded) for the registry's lifetime, so a shared one would hand every
     # later app the first app's Keycloak.
     oauth = OAuth(app)
-    app.extensions["portal_provider"] = Provider.from_settings(settings, oauth=oauth)
-    purge = PurgeSchedule(app, settings.purge_interval_seconds)
-    app.extensions["portal_purge"] = purge
-    app.before_request(purge.ensure_running)
+    platform.provider = Provider.from_settings(settings, oauth=oauth)
+    platform.purge = PurgeSchedule(app, settings.purge_interval_seconds)
+    app.before_request(platform.purge.ensure_running)
     if settings.revocation_poll_seconds > 0:
         watcher = AdminEventWatcher(app, interval=settings.revocation_poll_seconds)
-        app.extensions["portal_revocation_watcher"] = watcher
+        platform.revocation_watcher = watcher
         app.before_request(watcher.ensure_running)
     app.before_request(authenticate_request)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from portal.auth.models import RevokedBefore
 from portal.extensions import db
+from portal.services import services
 
 __all__ = [
     "AdminEventWatcher",
@@ -100,7 +101,7 @@ def end_sessions_gone_from_keycloak(app: Flask, sub: str, *, delay: float) -> No
 
         with app.app_context():
             try:
-                alive = app.extensions["portal_directory"].session_ids(sub)
+                alive = services(app).directory.session_ids(sub)
                 ended = end_sessions(sub=sub, keep_keycloak_sids=alive or frozenset())
             except Exception as error:  # a background thread: log, never raise
                 log.warning("could not check the sessions of %s: %s", sub, error)
@@ -163,7 +164,7 @@ class AdminEventWatcher:
         from portal.auth.sessions import end_sessions as end_portal_sessions
 
         end = end_sessions or end_portal_sessions
-        directory = self.app.extensions["portal_directory"]
+        directory = services(self.app).directory
         revoked = []
         events = directory.user_admin_events()
         seen, self._seen = self._seen, {self._key(e) for e in events}

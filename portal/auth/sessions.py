@@ -28,6 +28,7 @@ from portal.errors import ApiError
 from portal.extensions import db
 from portal.identity import User
 from portal.sealing import SESSION_TOKENS, seal, unseal
+from portal.services import services
 from portal.settings import current_settings
 
 __all__ = [
@@ -46,7 +47,7 @@ RETRY_AFTER_UNREACHABLE = 30.0
 
 def current_provider() -> Provider:
     """The app's Keycloak client (``init_app`` puts it in the app's extensions)."""
-    return current_app.extensions["portal_provider"]
+    return services().provider
 
 
 def _store_id(sid: str) -> str:

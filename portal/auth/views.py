@@ -32,6 +32,7 @@ from portal.auth.sessions import (
 from portal.auth.tokens import TokenError
 from portal.errors import ApiError
 from portal.identity import current_user
+from portal.services import services
 from portal.settings import current_settings
 
 __all__ = ["bp"]
@@ -195,7 +196,7 @@ def backchannel_logout() -> Response:
     token = request.form.get("logout_token")
     if not token:
         raise ApiError(400, "logout_token is required")
-    client_id = current_app.extensions["portal_settings"].client_id
+    client_id = services().settings.client_id
     try:
         claims = current_provider().verifier.verify_logout_token(token, client_id=client_id)
     except TokenError as error:

@@ -1,6 +1,6 @@
 """Deployments: apps as bundles, built into their own environments, run as their own processes.
 
-``init_app(app)`` puts a :class:`Hosting` at ``app.extensions["portal_hosting"]``: where
+``init_app(app)`` makes the app's :class:`Hosting` (``services().hosting``): where
 apps live, the environment builder, the runner (supervisord locally) and the pool that
 runs deployments in the background. The pipeline is :mod:`portal.deploys.pipeline`.
 """
@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask
 
 from portal.hosting import memlimit
 from portal.hosting.builds import EnvironmentBuilder, default_python
@@ -25,6 +25,7 @@ from portal.hosting.idle import IdleTimeouts
 from portal.hosting.isolation import Isolation
 from portal.hosting.runner import LocalRunner, Runner
 from portal.hosting.supervisor import Supervisor
+from portal.services import services
 from portal.settings import Settings
 
 from .paths import AppPaths
@@ -128,9 +129,10 @@ class Hosting:
 
 def init_app(app: Flask) -> None:
     """Attach the hosting services; nothing is started here (``flask platform start`` does)."""
-    app.extensions["portal_hosting"] = Hosting.from_settings(app.extensions["portal_settings"])
+    platform = services(app)
+    platform.hosting = Hosting.from_settings(platform.settings)
 
 
 def current_hosting() -> Hosting:
     """The hosting services of the current app."""
-    return current_app.extensions["portal_hosting"]
+    return services().hosting

@@ -1,9 +1,10 @@
 """Bringing hosted apps up: ``flask platform start`` (run by `make up` and the tests).
 
-It publishes the app library for the builder, marks deployments that a stopped platform
-left ``building`` as failed, makes sure every active deployment has its processes, and
-deploys the built-in apps of app/<slug>/ that were never deployed, through the same
-pipeline as anyone's upload.
+It runs after ``flask db upgrade``. It registers the contract's demo apps (unless
+``PORTAL_SEED_APPS=0``), publishes the app library for the builder, marks deployments
+that a stopped platform left ``building`` as failed, makes sure every active deployment
+has its processes, and deploys the built-in apps of app/<slug>/ that were never
+deployed, through the same pipeline as anyone's upload.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from portal.extensions import db
 from portal.hosting.builds import build_wheel
 from portal.hosting.bundles import pack_directory
 from portal.hosting.memwatch import WATCHDOG
-from portal.registry import DEFAULT_APPS
+from portal.registry import DEFAULT_APPS, seed_default_apps
 from portal.registry.models import App
 
 from . import APPKIT_DIR, ROOT, current_hosting, env_vars
@@ -152,8 +153,12 @@ def ensure_watchdog() -> None:
 
 @cli.command("start")
 def start_command() -> None:
-    """Publish the app library, recover, start active apps, deploy the built-in ones."""
+    """Register the demo apps, publish the app library, recover, start active apps, deploy
+    the built-in ones. The schema must be current (``flask db upgrade`` runs first)."""
     hosting = current_hosting()
+    if hosting.settings.seed_apps:
+        for slug in seed_default_apps():
+            click.echo(f"registry: registered {slug}")
     hosting.paths.make()
     publish_appkit()
     ensure_watchdog()

@@ -4,8 +4,9 @@
 :class:`LocalPlatform`, so what the tests exercise is what a developer runs:
 
 1. supervisord (started with a clean environment), which runs every process below;
-2. ``flask platform start``: publishes the app library, restarts active apps, deploys the
-   built-in apps of app/<slug>/ that were never deployed;
+2. ``flask db upgrade`` (the schema), then ``flask platform start``: registers the demo
+   apps, publishes the app library, restarts active apps, deploys the built-in apps of
+   app/<slug>/ that were never deployed;
 3. the portal under gunicorn, on a unix socket only the front door can reach;
 4. nginx on the one public listener.
 
@@ -31,7 +32,7 @@ from pathlib import Path
 from .frontdoor import FrontDoor, Routes
 from .launch import stop_orphans
 from .memwatch import WATCHDOG
-from .programs import Program, carried_env
+from .programs import PREPARE_STEPS, Program, carried_env, portal_command
 from .runner import http_status_line, log_tail
 from .supervisor import Supervisor
 
@@ -229,15 +230,16 @@ class LocalPlatform:
         self._private_dirs()
         self.supervisor.start()
         say("platform: supervisord is running")
-        platform = subprocess.run(
-            [str(BIN / "flask"), "--app", "portal.wsgi", "platform", "start"],
-            cwd=ROOT,
-            env=self._portal_env(),
-            check=False,
-            timeout=timeout,
-        )
-        if platform.returncode != 0:
-            raise PlatformStartError("the apps did not start: see the lines above")
+        for step in PREPARE_STEPS:
+            done = subprocess.run(
+                portal_command(*step),
+                cwd=ROOT,
+                env=self._portal_env(),
+                check=False,
+                timeout=timeout,
+            )
+            if done.returncode != 0:
+                raise PlatformStartError(f"flask {' '.join(step)} failed: see the lines above")
         self._stop_unsupervised()
         env, left_out = carried_env(self._portal_env())
         if left_out:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import configparser
 import re
 import shlex
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +20,28 @@ from pathlib import Path
 from supervisor.datatypes import dict_of_key_value_pairs
 
 __all__ = [
+    "PREPARE_STEPS",
     "Program",
     "ProgramError",
     "carried_env",
     "carries_env_value",
     "config_value",
+    "portal_command",
     "program_command",
 ]
+
+#: What runs once, in order, before the portal's workers start (the local mode and the
+#: container both): the schema to the newest migration, then the apps.
+PREPARE_STEPS: tuple[tuple[str, ...], ...] = (("db", "upgrade"), ("platform", "start"))
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", re.ASCII)
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _SIGNALS = ("TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2")
+
+
+def portal_command(*args: str) -> list[str]:
+    """``flask --app portal.wsgi <args>`` with this Python (its venv's Flask)."""
+    return [sys.executable, "-m", "flask", "--app", "portal.wsgi", *args]
 
 
 class ProgramError(ValueError):

@@ -9,13 +9,14 @@ decides who may open an app (that is the verified token's job). When Keycloak ca
 be reached every method raises :class:`DirectoryUnavailable`, so a page can show a
 notice instead of failing.
 
-``init_app(app)`` registers a :class:`KeycloakDirectory` as
-``app.extensions["portal_directory"]``.
+``init_app(app)`` makes the app's :class:`KeycloakDirectory` (``services().directory``).
 """
 
 from __future__ import annotations
 
 from flask import Flask
+
+from portal.services import services
 
 from .directory import KeycloakDirectory
 from .model import (
@@ -40,7 +41,6 @@ __all__ = [
 
 
 def init_app(app: Flask) -> None:
-    """Register the directory as ``app.extensions["portal_directory"]``."""
-    app.extensions["portal_directory"] = KeycloakDirectory.from_settings(
-        app.extensions["portal_settings"]
-    )
+    """Make the app's directory (``services().directory``)."""
+    platform = services(app)
+    platform.directory = KeycloakDirectory.from_settings(platform.settings)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from flask import current_app, flash, redirect, request
+from flask import flash, redirect, request
 
 from portal.auth.redirects import safe_next
 from portal.identity import current_user
+from portal.services import services
 from roles import AccessLevel, Action, Role, can
 
 __all__ = [
@@ -41,7 +42,7 @@ _PLACEHOLDERS = 8  # portal.css defines .ph-0 … .ph-7
 
 def directory() -> Any:
     """The Keycloak directory registered by ``portal.keycloak_admin.init_app``."""
-    return current_app.extensions["portal_directory"]
+    return services().directory
 
 
 def placeholder_class(slug: str) -> str:

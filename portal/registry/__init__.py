@@ -1,21 +1,19 @@
 """The app registry: which apps exist, who owns them, who may open them.
 
-``init_app(app)`` brings the schema to the newest migration and registers the
-contract's demo apps (once, under a file lock, so concurrent workers do not race), then
-drops its database connections so none crosses a fork. After that, every read is
-served from a per-process cache checked against one version counter (shared in memory
-by the workers of one host, or read from the database), and every write
-is one transaction that carries its own audit event.
+The schema is brought to the newest migration by ``flask db upgrade`` and the contract's
+demo apps are registered by ``flask platform start``, both run once before the portal's
+workers start (`make up`, the container), never by the app factory. ``init_app(app)``
+only makes the per-process cache: every read is served from it, checked against one
+version counter (shared in memory by the workers of one host, or read from the
+database), and every write is one transaction that carries its own audit event.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
 
-from portal.extensions import db
 from portal.generation import Generation
+from portal.services import services
 
 from .analytics import record_view, views_per_day
 from .cache import RegistryCache
@@ -23,7 +21,6 @@ from .database import (
     MIGRATIONS_DIR,
     UNMANAGED_TABLES,
     downgrade_database,
-    file_lock,
     upgrade_database,
 )
 from .policy import POLICY_TARGET, get_policy, set_policy
@@ -71,27 +68,14 @@ __all__ = [
     "views_per_day",
 ]
 
-#: Name of the lock file in ``settings.data_dir`` that serialises start-up.
-INIT_LOCK_NAME = "registry-init.lock"
 #: The counter file in ``settings.data_dir`` that registry writes advance (one host).
 REGISTRY_GENERATION = "registry.generation"
 
 
 def init_app(app: Flask) -> None:
-    """Migrate the schema to head, seed the demo apps (if ``settings.seed_apps``), set up the cache.
-
-    Needs ``app.extensions["portal_settings"]`` and ``db.init_app(app)`` done first.
-    """
-    settings = app.extensions["portal_settings"]
+    """Make the app's registry cache (``services().registry``); the database is not touched."""
+    platform = services(app)
     generation = None
-    if settings.host_cache:
-        generation = Generation(settings.data_dir / REGISTRY_GENERATION)
-    app.extensions["portal_registry"] = RegistryCache(generation)
-    with app.app_context():
-        with file_lock(Path(settings.data_dir) / INIT_LOCK_NAME):
-            upgrade_database()
-            if settings.seed_apps:
-                seed_default_apps()
-        db.session.remove()
-        # gunicorn forks after the app is built: no pooled connection may cross the fork.
-        db.engine.dispose()
+    if platform.settings.host_cache:
+        generation = Generation(platform.settings.data_dir / REGISTRY_GENERATION)
+    platform.registry = RegistryCache(generation)

@@ -1,9 +1,9 @@
-"""The registry's schema: Alembic migrations run at start, one worker at a time.
+"""The registry's schema: Alembic migrations, and the file lock the deploys share.
 
-Migrations live in ``portal/migrations`` (Flask-Migrate layout, so ``flask db migrate``
-and ``flask db upgrade`` work as usual). At start every worker runs the upgrade, holding
-an exclusive file lock in the data directory, so two gunicorn workers starting at once
-never race on ``CREATE TABLE`` or on seeding.
+Migrations live in ``portal/migrations`` (Flask-Migrate layout). They run as one
+command, ``flask --app portal.wsgi db upgrade``, before the portal's workers start:
+`make up` (portal.hosting.local) and the container entrypoint run it; a worker never
+migrates. The functions here are that command's programmatic twins, for tests.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
+from alembic.config import Config
 from flask import current_app
 
 __all__ = [
     "MIGRATIONS_DIR",
     "UNMANAGED_TABLES",
+    "alembic_config",
     "downgrade_database",
     "file_lock",
     "upgrade_database",
@@ -48,19 +50,25 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def alembic_config() -> Config:
+    """The current app's Alembic configuration, as ``flask db`` builds it.
+
+    Marked programmatic: env.py then leaves the process's logging alone.
+    """
+    config = current_app.extensions["migrate"].migrate.get_config(str(MIGRATIONS_DIR))
+    config.attributes["portal_programmatic"] = True
+    return config
+
+
 def upgrade_database(revision: str = "head") -> None:
     """Run the Alembic migrations up to ``revision`` (inside an app context).
 
     Goes through Alembic directly rather than ``flask_migrate.upgrade``, which turns
-    errors into ``sys.exit``; env.py leaves the process's logging alone on this path.
+    errors into ``sys.exit``.
     """
-    config = current_app.extensions["migrate"].migrate.get_config(str(MIGRATIONS_DIR))
-    config.attributes["portal_programmatic"] = True
-    command.upgrade(config, revision)
+    command.upgrade(alembic_config(), revision)
 
 
 def downgrade_database(revision: str) -> None:
     """Run the migrations down to ``revision`` (tests and operators only)."""
-    config = current_app.extensions["migrate"].migrate.get_config(str(MIGRATIONS_DIR))
-    config.attributes["portal_programmatic"] = True
-    command.downgrade(config, revision)
+    command.downgrade(alembic_config(), revision)

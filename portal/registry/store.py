@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from portal.extensions import db
 from portal.generation import after_commit
+from portal.services import services
 from roles import AccessLevel, Principal, Role, can_view, normalize_username, relations
 
 from .cache import RegistryCache
@@ -48,10 +48,7 @@ def app_target(slug: str) -> str:
 
 
 def _cache() -> RegistryCache:
-    try:
-        return current_app.extensions["portal_registry"]
-    except KeyError:
-        raise RuntimeError("portal.registry.init_app(app) has not been called") from None
+    return services().registry
 
 
 def registry_version() -> int:

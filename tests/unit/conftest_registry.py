@@ -19,6 +19,7 @@ from portal import create_app, registry
 from portal.auth import authenticate_request
 from portal.identity import User
 from portal.registry import AppRecord
+from portal.services import services
 from portal.settings import Settings
 from roles import AccessLevel
 
@@ -28,10 +29,10 @@ __all__ = [
     "TEST_USER_HEADER",
     "FakeDirectory",
     "app_record",
-    "init_in_child",
     "install_test_identity",
     "make_app",
     "make_settings",
+    "prepared",
     "user",
 ]
 
@@ -108,10 +109,20 @@ def make_app(
 ) -> Flask:
     """The portal from ``create_app`` on a fresh SQLite database in ``data_dir``."""
     settings = make_settings(data_dir, seed_apps=seed, database_url=database_url)
-    app = create_app(settings)
+    app = prepared(create_app(settings))
     app.config["TESTING"] = True
-    app.extensions["portal_directory"] = directory or FakeDirectory()
+    services(app).directory = directory or FakeDirectory()
     install_test_identity(app, DEMO_USERS)
+    return app
+
+
+def prepared(app: Flask) -> Flask:
+    """``app`` with its database as `make up` leaves it: ``flask db upgrade``, then the
+    demo apps when its settings say so (``flask platform start``'s first step)."""
+    with app.app_context():
+        registry.upgrade_database()
+        if services(app).settings.seed_apps:
+            registry.seed_default_apps()
     return app
 
 
@@ -131,13 +142,6 @@ def install_test_identity(app: Flask, users: Mapping[str, User]) -> None:
 
     hooks = app.before_request_funcs[None]
     hooks.insert(hooks.index(authenticate_request) + 1, _test_identity)
-
-
-def init_in_child(data_dir: str) -> list[str]:
-    """Start a registry on ``data_dir`` in a fresh process (as a gunicorn worker would)."""
-    app = make_app(Path(data_dir))
-    with app.app_context():
-        return [record.slug for record in registry.list_apps()]
 
 
 def app_record(

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from portal.api import deployments as deployments_api
 from portal.deploys import current_hosting
+from portal.services import services
 from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
 
 GZIP = "application/gzip"
@@ -110,7 +111,7 @@ def test_a_good_bundle_is_accepted_and_built_in_the_background(app, client) -> N
         bundle_dir = current_hosting().paths.bundle("hello", answer.json["id"])
     assert (bundle_dir / "app.py").exists()
     # Apps live below the data folder the settings were given, never the checkout's var/.
-    assert bundle_dir.is_relative_to(app.extensions["portal_settings"].data_dir)
+    assert bundle_dir.is_relative_to(services(app).settings.data_dir)
     one = client.get(answer.headers["Location"], headers={TEST_USER_HEADER: "admin"})
     assert one.json["created_by"] == "admin" and one.json["error"] is None
     log = client.get(answer.headers["Location"] + "/log", headers={TEST_USER_HEADER: "admin"})

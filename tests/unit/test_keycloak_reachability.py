@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from portal import create_app
 from portal.auth.reachability import Reachability
 from portal.settings import Settings
+from tests.unit.conftest_registry import prepared
 
 REALM_PATH = "/realms/dash/.well-known/openid-configuration"
 
@@ -93,7 +94,7 @@ def client(keycloak: FakeKeycloak, tmp_path: Path) -> FlaskClient:
         keycloak_internal_url=keycloak.url,
         public_url="http://localhost",  # the test client's host: /login starts here
     )
-    app = create_app(settings)
+    app = prepared(create_app(settings))
     app.config["TESTING"] = True
     return app.test_client()
 

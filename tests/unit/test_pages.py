@@ -22,9 +22,10 @@ from portal import audit, create_app, registry
 from portal.auth import revocation
 from portal.identity import User
 from portal.keycloak_admin import DirectoryUnavailable, DirectoryUser, LoginEvent
+from portal.services import services
 from portal.settings import Settings
 from roles import AccessLevel
-from tests.unit.conftest_registry import TEST_USER_HEADER, install_test_identity
+from tests.unit.conftest_registry import TEST_USER_HEADER, install_test_identity, prepared
 
 
 def person(name: str, *roles: str, groups: Iterable[str] = ()) -> User:
@@ -123,9 +124,9 @@ class FakeDirectory:
 
 def build(tmp: Path, **overrides: object) -> Flask:
     overrides.setdefault("revocation_poll_seconds", 0)  # no Keycloak to watch here
-    app = create_app(Settings.from_env(data_dir=tmp, sales_rows=1000, **overrides))
+    app = prepared(create_app(Settings.from_env(data_dir=tmp, **overrides)))
     app.config["TESTING"] = True
-    app.extensions["portal_directory"] = FakeDirectory(USERS)
+    services(app).directory = FakeDirectory(USERS)
     install_test_identity(app, USERS)
     return app
 
@@ -140,7 +141,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
 @pytest.fixture(autouse=True)
 def directory(app: Flask) -> FakeDirectory:
     fake = FakeDirectory(USERS)
-    app.extensions["portal_directory"] = fake
+    services(app).directory = fake
     return fake
 
 

@@ -11,7 +11,8 @@ from flask import Flask
 from portal import create_app
 from portal.auth.provider import AuthorizationRequest
 from portal.auth.redirects import safe_next
-from tests.unit.conftest_registry import make_settings
+from portal.services import services
+from tests.unit.conftest_registry import make_settings, prepared
 
 LOCAL = ["/", "/apps/sales/", "/manager/?tab=1", "/apps/sales/?q=a%20b", "/a/b#frag"]
 
@@ -90,10 +91,10 @@ class RecordingProvider:
 
 @pytest.fixture
 def portal(tmp_path: Path) -> tuple[Flask, RecordingProvider]:
-    app = create_app(make_settings(tmp_path, seed_apps=False, public_url=PUBLIC))
+    app = prepared(create_app(make_settings(tmp_path, seed_apps=False, public_url=PUBLIC)))
     app.config["TESTING"] = True
     provider = RecordingProvider()
-    app.extensions["portal_provider"] = provider
+    services(app).provider = provider
     return app, provider
 
 
@@ -148,9 +149,9 @@ def test_a_proxy_that_rewrites_host_gets_one_move_not_a_loop(
     ],
 )
 def test_default_ports_name_the_same_host(tmp_path: Path, public: str, host: str) -> None:
-    app = create_app(make_settings(tmp_path, seed_apps=False, public_url=public))
+    app = prepared(create_app(make_settings(tmp_path, seed_apps=False, public_url=public)))
     provider = RecordingProvider()
-    app.extensions["portal_provider"] = provider
+    services(app).provider = provider
     answer = app.test_client().get("/login", headers={"Host": host})
     assert answer.status_code == 302
     assert provider.redirect_uris == [f"{public.rstrip('/')}/auth/callback"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -10,16 +9,17 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import func, inspect, select, text
 
-from portal import audit, registry
+from portal import audit, create_app, registry
 from portal.extensions import db
 from portal.registry import RegistryError
-from portal.registry.database import UNMANAGED_TABLES
+from portal.registry.database import UNMANAGED_TABLES, alembic_config
 from portal.registry.models import App, AppView, AuditEvent, utcnow
 from roles import AccessLevel
-from tests.unit.conftest_registry import DEMO_USERS, init_in_child, make_app, user
+from tests.unit.conftest_registry import DEMO_USERS, make_app, make_settings, user
 
 ADMIN, ALICE, BOB = DEMO_USERS["admin"], DEMO_USERS["alice"], DEMO_USERS["bob"]
 
@@ -73,13 +73,24 @@ def test_seeding_keeps_edits(tmp_path: Path) -> None:
         assert registry.get_app("sales").title == "Sales (edited)"
 
 
-def test_concurrent_start_seeds_once(tmp_path: Path) -> None:
-    """Four fresh processes start on one empty data directory at once (gunicorn workers)."""
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        results = pool.map(init_in_child, [str(tmp_path)] * 4)
-    assert all(sorted(r) == ["finance", "hello", "public", "sales"] for r in results)
-    with make_app(tmp_path).app_context():
-        assert audit_count() == 4
+def test_the_app_factory_leaves_the_database_alone(tmp_path: Path) -> None:
+    """A gunicorn worker builds the app and never migrates: that is ``flask db upgrade``.
+
+    (Flask-Session creates its own table, which no migration manages.)"""
+    app = create_app(make_settings(tmp_path))
+    with app.app_context():
+        assert set(inspect(db.engine).get_table_names()) <= UNMANAGED_TABLES
+
+
+def test_flask_db_upgrade_brings_the_schema_to_head(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path, seed_apps=False))
+    done = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert done.exit_code == 0, done.output
+    with app.app_context():
+        tables = set(inspect(db.engine).get_table_names())
+        assert {"apps", "app_grants", "audit_events", "alembic_version"} <= tables
+        head = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        assert head == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def test_no_seeding_when_disabled(tmp_path: Path) -> None:

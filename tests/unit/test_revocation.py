@@ -20,6 +20,7 @@ from portal.auth.jwks import JwksCache
 from portal.auth.provider import Provider
 from portal.auth.tokens import TokenError, TokenVerifier
 from portal.identity import ClaimsError
+from portal.services import services
 from portal.settings import Settings
 from tests.unit.conftest import AUDIENCE, ISSUER
 from tests.unit.conftest_registry import make_app
@@ -117,7 +118,7 @@ def test_the_watcher_revokes_once_and_ends_portal_sessions(app: Flask) -> None:
     old = {**_event("users/u-old", "DELETE"), "time": now_ms - 3_600_000}
     disabled = {**_event("users/u-1", "UPDATE", {"enabled": False}), "time": now_ms}
     directory = Directory([disabled, old])  # newest first, as Keycloak lists them
-    app.extensions["portal_directory"] = directory
+    services(app).directory = directory
     watcher = revocation.AdminEventWatcher(app, interval=5)
     ended: list[str] = []
     with app.app_context():
@@ -155,7 +156,7 @@ class Sessions:
 def test_a_logout_token_ends_the_users_sessions_keycloak_no_longer_has(tmp_path: Path) -> None:
     app = worker(tmp_path)
     gone, kept = sign_in(app, BOB, sid="kc-gone"), sign_in(app, BOB, sid="kc-kept")
-    app.extensions["portal_directory"] = directory = Sessions({BOB.sub: frozenset({"kc-kept"})})
+    services(app).directory = directory = Sessions({BOB.sub: frozenset({"kc-kept"})})
     revocation.end_sessions_gone_from_keycloak(app, BOB.sub, delay=0)
     deadline = time.monotonic() + 10
     while whoami(app, gone)[0] != 401:

@@ -27,16 +27,17 @@ from portal.auth.sessions import _stored_user, begin_session, end_sessions
 from portal.extensions import db
 from portal.generation import Generation, after_commit
 from portal.identity import User
-from tests.unit.conftest_registry import FakeDirectory, make_settings
+from portal.services import services
+from tests.unit.conftest_registry import FakeDirectory, make_settings, prepared
 
 HELLO = "/apps/hello/_dash-update-component"
 
 
 def worker(data_dir: Path, **settings: object) -> Flask:
     """One "gunicorn worker": a portal app on the shared data directory."""
-    app = create_app(make_settings(data_dir, **settings))
+    app = prepared(create_app(make_settings(data_dir, **settings)))
     app.config["TESTING"] = True
-    app.extensions["portal_directory"] = FakeDirectory()
+    services(app).directory = FakeDirectory()
     return app
 
 

@@ -27,6 +27,7 @@ from portal.auth.purge import LOGIN_GRACE, LOGIN_RETENTION, purge_expired
 from portal.auth.session_store import SESSION_COOKIE_NAME
 from portal.extensions import db
 from portal.generation import Generation
+from portal.services import services
 from tests.unit.test_session_store import BOB, sign_in, whoami, worker
 
 ACCESS = "eyJhbGciOiJSUzI1NiJ9.access-token-of-bob.signature-AAAA"
@@ -72,7 +73,7 @@ def portal(data_dir: Path, **settings: object) -> tuple[Flask, StandInProvider]:
     settings.setdefault("public_url", "http://localhost")  # the test client's host
     app = worker(data_dir, **settings)
     provider = StandInProvider()
-    app.extensions["portal_provider"] = provider
+    services(app).provider = provider
     return app, provider
 
 

@@ -20,6 +20,7 @@ from portal import registry
 from portal.extensions import db
 from portal.registry.models import App
 from portal.registry.store import bump_version
+from portal.services import services
 from portal.thumbnails import MAX_BYTES
 from tests.unit.conftest_registry import TEST_USER_HEADER
 from tests.unit.test_pages import build
@@ -45,7 +46,7 @@ def put(app: Flask, who: str, body: bytes, slug: str = "sales", content_type: st
 
 
 def stored(app: Flask) -> list[str]:
-    folder = app.extensions["portal_settings"].data_dir / "thumbnails"
+    folder = services(app).settings.data_dir / "thumbnails"
     return sorted(p.name for p in folder.glob("*")) if folder.exists() else []
 
 
