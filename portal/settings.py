@@ -6,29 +6,35 @@ Every knob of the portal lives here with its development default, so a newcomer'
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 # Importing portal.settings imports the portal package, which imports Flask anyway.
 from portal.services import services
 
-__all__ = ["Settings", "current_settings"]
+__all__ = ["Settings", "SettingsError", "current_settings", "parse_flag", "setting"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
-
-
-def _optional_path(name: str) -> Path | None:
-    value = _env(name, "")
-    return Path(value) if value else None
+def parse_flag(value: str, *, allow_auto: bool = False) -> bool | None:
+    """The one reading of a yes/no variable: ``1 true yes on`` or ``0 false no off``
+    (any case); with ``allow_auto``, ``auto`` is None (decided from other settings)."""
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    if allow_auto and word == "auto":
+        return None
+    choices = "1, 0 or auto" if allow_auto else "1 or 0"
+    raise ValueError(f"expected {choices}, got {value!r}")
 
 
 def _without_password(value: str) -> str:
@@ -49,74 +55,91 @@ def _secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def _flag(value: str) -> bool | None:
-    """``1``/``true``/``yes``, ``0``/``false``/``no``, or ``auto`` (None: decide later)."""
-    value = value.strip().lower()
-    if value in ("1", "true", "yes"):
-        return True
-    if value in ("0", "false", "no"):
-        return False
-    if value == "auto":
-        return None
-    raise ValueError(f"expected 1, 0 or auto, got {value!r}")
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+#: How a variable's text becomes a field's value, by the field's declared type.
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": parse_flag,
+    "bool | None": functools.partial(parse_flag, allow_auto=True),
+    "Path": Path,
+    "Path | None": Path,
+    "tuple[str, ...]": _names,
+}
+
+
+def setting(variable: str, default: Any, *, secret: bool = False) -> Any:
+    """A settings field read from the environment variable ``variable``; an unset or
+    empty variable leaves ``default``. ``secret`` keeps it out of :meth:`Settings.public`."""
+    return field(default=default, metadata={"env": variable, "secret": secret})
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Configuration of one portal process."""
+    """Configuration of one portal process: each field names its variable and default."""
 
     #: Where the browser reaches Keycloak; it is also the issuer's base.
-    keycloak_url: str = "http://127.0.0.1:8080"
-    #: Where the portal reaches Keycloak (differs under docker compose).
-    keycloak_internal_url: str = ""
-    realm: str = "dash"
-    client_id: str = "dash"
-    client_secret: str = "dash-dev-secret"  # noqa: S105 - documented dev default
-    admin_client_id: str = "dash-admin"
-    admin_client_secret: str = "dash-admin-dev-secret"  # noqa: S105 - documented dev default
+    keycloak_url: str = setting("KEYCLOAK_URL", "http://127.0.0.1:8080")
+    #: Where the portal reaches Keycloak (differs under docker compose); empty: keycloak_url.
+    keycloak_internal_url: str = setting("KEYCLOAK_INTERNAL_URL", "")
+    realm: str = setting("KEYCLOAK_REALM", "dash")
+    client_id: str = setting("KEYCLOAK_CLIENT_ID", "dash")
+    client_secret: str = setting("KEYCLOAK_CLIENT_SECRET", "dash-dev-secret", secret=True)
+    admin_client_id: str = setting("KEYCLOAK_ADMIN_CLIENT_ID", "dash-admin")
+    admin_client_secret: str = setting(
+        "KEYCLOAK_ADMIN_CLIENT_SECRET", "dash-admin-dev-secret", secret=True
+    )
     #: Audience an access token must carry to be accepted on /api.
-    audience: str = "dash"
-    data_dir: Path = ROOT / "var"
-    database_url: str = ""
+    audience: str = setting("PORTAL_AUDIENCE", "dash")
+    data_dir: Path = setting("PORTAL_DATA_DIR", ROOT / "var")
+    #: Empty: SQLite in data_dir.
+    database_url: str = setting("DATABASE_URL", "")
     #: "sqlalchemy" (the platform database) or "redis".
-    session_backend: str = "sqlalchemy"
-    redis_url: str = ""
-    secret_key: str = ""
-    session_lifetime_seconds: int = 12 * 3600
+    session_backend: str = setting("PORTAL_SESSION_BACKEND", "sqlalchemy")
+    redis_url: str = setting("REDIS_URL", "")
+    #: Empty: a random key kept in data_dir.
+    secret_key: str = setting("PORTAL_SECRET_KEY", "", secret=True)
+    session_lifetime_seconds: int = setting("PORTAL_SESSION_LIFETIME", 12 * 3600)
     #: Delete expired sessions and sign-in records this often (0: never; portal.auth.purge).
-    purge_interval_seconds: int = 600
+    purge_interval_seconds: int = setting("PORTAL_PURGE_INTERVAL", 600)
     #: Refresh the access token this many seconds before it expires.
-    refresh_leeway_seconds: int = 10
+    refresh_leeway_seconds: int = setting("PORTAL_REFRESH_LEEWAY", 10)
     #: Read Keycloak's admin events this often, to revoke disabled or signed-out users
     #: (portal.auth.revocation); 0 turns the watcher off.
-    revocation_poll_seconds: float = 5.0
+    revocation_poll_seconds: float = setting("PORTAL_REVOCATION_POLL", 5.0)
     #: Clients whose service account may use the API as a user (CI deployments). Any
-    #: other service account's token is refused: it is not a person.
-    service_account_clients: tuple[str, ...] = ("dash-deploy",)
-    license_seats: int = 10
-    sales_rows: int = 1_000_000
-    seed_apps: bool = True
+    #: other service account's token is refused: it is not a person. Comma-separated.
+    service_account_clients: tuple[str, ...] = setting(
+        "PORTAL_SERVICE_ACCOUNT_CLIENTS", ("dash-deploy",)
+    )
+    license_seats: int = setting("PORTAL_LICENSE_SEATS", 10)
+    #: Register the contract's demo apps at start (``flask platform start``).
+    seed_apps: bool = setting("PORTAL_SEED_APPS", True)
     #: Where deployed apps live: bundles, environments, sockets, logs (docs/hosting.md).
-    apps_dir: Path | None = None
+    #: Unset: <data_dir>/apps, whichever data_dir turns out to be (see resolved()).
+    apps_dir: Path | None = setting("PORTAL_APPS_DIR", None)
     #: The address people reach the front door at. Sign-in's redirect_uri and every other
     #: absolute URL of the portal are built from it, never from the request's Host; the
     #: portal reads no X-Forwarded-* header.
-    public_url: str = "http://127.0.0.1:8050"
+    public_url: str = setting("PORTAL_PUBLIC_URL", "http://127.0.0.1:8050")
     #: Where the apps reach the front door (their DASH_PLATFORM_URL); empty: public_url.
-    internal_url: str = ""
+    internal_url: str = setting("PORTAL_INTERNAL_URL", "")
     #: Run apps in a bubblewrap sandbox when bubblewrap works here.
-    app_sandbox: bool = True
+    app_sandbox: bool = setting("PORTAL_APP_SANDBOX", True)
     #: The group nginx's workers run as, which may enter app socket directories (root only).
-    frontdoor_group: str = "nogroup"
+    frontdoor_group: str = setting("PORTAL_FRONTDOOR_GROUP", "nogroup")
     #: nginx's pid file, so the portal can have it re-read the app routes (local mode).
-    frontdoor_pid: Path | None = None
+    frontdoor_pid: Path | None = setting("PORTAL_FRONTDOOR_PID", None)
     #: Mark cookies Secure; set when the portal is served over https.
-    secure_cookies: bool = False
+    secure_cookies: bool = setting("PORTAL_SECURE_COOKIES", False)
     #: Keep sessions and app records in each worker's memory, checked per request against
     #: counters in ``data_dir``. Right only when every portal process runs on this host:
-    #: on by default with SQLite (one host by construction), off with a server database.
-    host_cache: bool | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: "auto" turns it on with SQLite (one host by construction), off with a server database.
+    host_cache: bool | None = setting("PORTAL_HOST_CACHE", None)
 
     @property
     def issuer(self) -> str:
@@ -128,50 +151,21 @@ class Settings:
         return f"{base.rstrip('/')}/realms/{self.realm}"
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> Settings:
-        """Read ``PORTAL_*`` / well-known variables; ``overrides`` win (tests use them)."""
-        data_dir = Path(_env("PORTAL_DATA_DIR", str(ROOT / "var"))).resolve()
-        values: dict[str, Any] = {
-            "keycloak_url": _env("KEYCLOAK_URL", cls.keycloak_url),
-            "keycloak_internal_url": _env("KEYCLOAK_INTERNAL_URL", ""),
-            "realm": _env("KEYCLOAK_REALM", cls.realm),
-            "client_id": _env("KEYCLOAK_CLIENT_ID", cls.client_id),
-            "client_secret": _env("KEYCLOAK_CLIENT_SECRET", cls.client_secret),
-            "admin_client_id": _env("KEYCLOAK_ADMIN_CLIENT_ID", cls.admin_client_id),
-            "admin_client_secret": _env("KEYCLOAK_ADMIN_CLIENT_SECRET", cls.admin_client_secret),
-            "audience": _env("PORTAL_AUDIENCE", cls.audience),
-            "data_dir": data_dir,
-            "database_url": _env("DATABASE_URL", ""),
-            "session_backend": _env("PORTAL_SESSION_BACKEND", cls.session_backend),
-            "redis_url": _env("REDIS_URL", ""),
-            "secret_key": _env("PORTAL_SECRET_KEY", ""),
-            "session_lifetime_seconds": int(_env("PORTAL_SESSION_LIFETIME", "43200")),
-            "purge_interval_seconds": int(_env("PORTAL_PURGE_INTERVAL", "600")),
-            "refresh_leeway_seconds": int(_env("PORTAL_REFRESH_LEEWAY", "10")),
-            "revocation_poll_seconds": float(_env("PORTAL_REVOCATION_POLL", "5")),
-            "service_account_clients": tuple(
-                c.strip()
-                for c in _env("PORTAL_SERVICE_ACCOUNT_CLIENTS", "dash-deploy").split(",")
-                if c.strip()
-            ),
-            "license_seats": int(_env("PORTAL_LICENSE_SEATS", "10")),
-            "sales_rows": int(_env("SALES_ROWS", "1000000")),
-            "seed_apps": _env("PORTAL_SEED_APPS", "1") not in ("0", "false", "no"),
-            # Unset: below the data folder, whichever it turns out to be (see resolved()).
-            "apps_dir": _optional_path("PORTAL_APPS_DIR"),
-            "public_url": _env("PORTAL_PUBLIC_URL", cls.public_url),
-            "internal_url": _env("PORTAL_INTERNAL_URL", ""),
-            "app_sandbox": _env("PORTAL_APP_SANDBOX", "1") not in ("0", "false", "no"),
-            "frontdoor_group": _env("PORTAL_FRONTDOOR_GROUP", cls.frontdoor_group),
-            "frontdoor_pid": Path(_env("PORTAL_FRONTDOOR_PID", ""))
-            if _env("PORTAL_FRONTDOOR_PID", "")
-            else None,
-            "secure_cookies": _env("PORTAL_SECURE_COOKIES", "0") in ("1", "true", "yes"),
-            "host_cache": _flag(_env("PORTAL_HOST_CACHE", "auto")),
-        }
-        values.update(overrides)
-        settings = cls(**values)
-        return settings.resolved()
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Each field from its variable (see :func:`setting`); ``overrides`` win (tests)."""
+        environ = os.environ if environ is None else environ
+        types = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            text = environ.get(spec.metadata["env"], "")
+            if text == "" or spec.name in overrides:
+                continue
+            parse = _PARSERS[_type_name(types[spec.name])]
+            try:
+                values[spec.name] = parse(text)
+            except ValueError as error:
+                raise SettingsError(f"{spec.metadata['env']}: {error}") from None
+        return cls(**values, **overrides).resolved()
 
     def resolved(self) -> Settings:
         """Fill the defaults that depend on other settings (database, secret key)."""
@@ -189,12 +183,22 @@ class Settings:
 
     def public(self) -> dict[str, Any]:
         """Settings safe to show (no secrets, no passwords in URLs), for logs and the Admin."""
-        hidden = {"client_secret", "admin_client_secret", "secret_key", "extra"}
         return {
             f.name: _without_password(str(getattr(self, f.name)))
             for f in fields(self)
-            if f.name not in hidden
+            if not f.metadata["secret"]
         }
+
+
+class SettingsError(ValueError):
+    """A variable whose text does not fit its setting (the message names the variable)."""
+
+
+def _type_name(annotation: Any) -> str:
+    """``Path | None`` → "Path | None": the key of :data:`_PARSERS`."""
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("pathlib.", "").replace("NoneType", "None")
 
 
 def current_settings() -> Settings:

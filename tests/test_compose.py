@@ -305,6 +305,7 @@ def test_entrypoint_runs_what_local_mode_runs_in_order(tmp_path: Path, monkeypat
     assert calls == [
         f"supervisor {layout.supervisor_dir}",
         "supervisord start",
+        "-m flask --app portal.wsgi db upgrade",
         "-m flask --app portal.wsgi platform start",
         " ".join(container.gunicorn_command(layout)[1:]),
         "supervisord stop",

@@ -8,10 +8,11 @@ so the client adds nothing to an app's environment.
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from typing import Any
+
+from dash_appkit.environment import AppEnvironment
 
 __all__ = ["EVENTS_PATH", "TOKEN_HEADER", "PlatformError", "record_event"]
 
@@ -38,8 +39,8 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedire
 
 
 def _endpoint() -> tuple[str, str]:
-    base = os.environ.get("DASH_PLATFORM_URL", "").strip()
-    token = os.environ.get("DASH_PLATFORM_APP_TOKEN", "").strip()
+    environment = AppEnvironment.from_env()
+    base, token = environment.platform_url, environment.app_token
     if not base or not token:
         raise PlatformError(
             "DASH_PLATFORM_URL and DASH_PLATFORM_APP_TOKEN must be set "

@@ -31,6 +31,7 @@ from typing import Any
 from flask import Flask
 
 from dash_appkit import bad_requests, callback_check
+from dash_appkit.environment import DEFAULT_ENTRYPOINT, AppEnvironment
 
 __all__ = [
     "DEFAULT_ENTRYPOINT",
@@ -42,7 +43,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ENTRYPOINT = "app:app"
 _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _ENTRYPOINT = re.compile(rf"({_DOTTED}):({_DOTTED})")
 
@@ -179,9 +179,10 @@ def load(entrypoint: str | None = None, prefix: str | None = None) -> WSGIApp:
 
     ``prefix`` (default ``$DASH_ROUTES_PATHNAME_PREFIX``) is only applied to non-Dash apps.
     """
-    entrypoint = entrypoint or os.environ.get("DASH_APP_ENTRYPOINT") or DEFAULT_ENTRYPOINT
+    environment = AppEnvironment.from_env()
+    entrypoint = entrypoint or environment.entrypoint
     if prefix is None:
-        prefix = os.environ.get("DASH_ROUTES_PATHNAME_PREFIX", "")
+        prefix = environment.routes_prefix
     obj = _resolve(entrypoint)
     server = getattr(obj, "server", None)
     if isinstance(server, Flask):  # a dash.Dash: it applied the prefix itself

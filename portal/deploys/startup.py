@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import click
@@ -31,7 +31,7 @@ from . import APPKIT_DIR, ROOT, current_hosting, env_vars
 from .models import Deployment, DeploymentStatus
 from .pipeline import create_deployment, process_name, run_deployment, spec_for
 
-__all__ = ["BUILTIN_APPS_DIR", "cli", "deploy_builtin_apps", "publish_appkit"]
+__all__ = ["BUILTIN_APPS_DIR", "builtin_env", "cli", "deploy_builtin_apps", "publish_appkit"]
 
 BUILTIN_APPS_DIR = ROOT / "app"
 SYSTEM_ACTOR = "system"
@@ -99,15 +99,12 @@ def ensure_running() -> list[str]:
     return started
 
 
-def _builtin_env(slug: str) -> dict[str, str]:
-    """Variables the built-in apps start with (an owner may change them later)."""
-    if slug != "sales":
-        return {}
-    env = {"SALES_ROWS": str(current_hosting().settings.sales_rows)}
-    for name in ("SALES_BACKEND", "SALES_DATABASE_URL"):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
-    return env
+def builtin_env(slug: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """What a built-in app starts with: the platform's variables in the app's own
+    namespace (``SALES_*`` for sales), which the portal itself never reads. Its owner may
+    change them later."""
+    prefix = slug.upper().replace("-", "_") + "_"
+    return {name: value for name, value in environ.items() if name.startswith(prefix) and value}
 
 
 def deploy_builtin_apps(say: Callable[[str], None] = print) -> dict[str, str]:
@@ -122,7 +119,7 @@ def deploy_builtin_apps(say: Callable[[str], None] = print) -> dict[str, str]:
         if db.session.execute(select(Deployment.id).where(Deployment.app_id == app.id)).first():
             continue
         with audit.transaction():
-            for name, value in _builtin_env(slug).items():
+            for name, value in builtin_env(slug).items():
                 env_vars.store(app.id, name, value)
         deployment = create_deployment(
             slug, pack_directory(folder), entrypoint="app:app", actor=SYSTEM_ACTOR

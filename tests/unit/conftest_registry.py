@@ -95,7 +95,6 @@ class FakeDirectory:
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    overrides.setdefault("sales_rows", 1000)
     overrides.setdefault("revocation_poll_seconds", 0)  # no Keycloak to watch here
     return Settings.from_env(data_dir=data_dir, **overrides)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import dash
 import dash_appkit.csp
+from dash_appkit.environment import AppEnvironment
 
 from . import callbacks, data, export, layout
 from .memory import MemoryEngine
@@ -48,7 +49,7 @@ class SalesConfig:
             rows=int(os.environ.get("SALES_ROWS") or cls.rows),
             backend=(os.environ.get("SALES_BACKEND") or cls.backend).strip().lower(),
             database_url=os.environ.get("SALES_DATABASE_URL", ""),
-            data_dir=Path(os.environ.get("DASH_APP_DATA_DIR") or cls.data_dir),
+            data_dir=Path(AppEnvironment.from_env().data_dir or cls.data_dir),
         )
 
 
