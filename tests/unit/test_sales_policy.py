@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pandas as pd
 import pytest
@@ -12,7 +13,13 @@ from flask import Flask
 
 from app.sales.salesapp import data as sales_data
 from app.sales.salesapp.memory import MemoryEngine
-from app.sales.salesapp.policy import POLICY_COLUMNS, SALES_POLICY, ViewAs, may_view_as_others
+from app.sales.salesapp.policy import (
+    ALL_ROWS_EVENT,
+    POLICY_COLUMNS,
+    SALES_POLICY,
+    ViewAs,
+    may_view_as_others,
+)
 from app.sales.salesapp.queries import Filters
 from app.sales.salesapp.sql import SqlEngine
 from tests.unit.conftest_registry import CONTRACT_USERS, DEMO_USERS
@@ -236,7 +243,7 @@ def test_non_admins_cannot_view_as(data, audit_events, who, value):
 def test_unknown_view_as_values_are_ignored(data, audit_events, value):
     scope = scope_as(ViewAs(data.region_of()), "admin", value)
     assert scope.viewing_as is None and scope.allowed.is_all
-    assert audit_events == []
+    assert [event[1] for event in audit_events] == [ALL_ROWS_EVENT]  # the admin's own view
 
 
 @pytest.mark.parametrize(
@@ -259,14 +266,51 @@ def test_view_as_is_refused_when_the_platform_is_not_configured(data, monkeypatc
     assert scope.viewing_as is None and scope.allowed.is_all
 
 
-def test_only_the_admin_role_may_view_as_others():
-    # Mirrors roles.PERMISSIONS[Action.VIEW_DATA_AS_OTHERS] (the app cannot import roles.py).
-    from roles import PERMISSIONS, Action, can
+def test_view_as_and_every_row_follow_the_platforms_permission_table(monkeypatch):
+    # The app asks roles.py (shipped as dash_appkit.roles): a change to its table is enough.
+    from dash_appkit import roles
 
-    assert PERMISSIONS[Action.VIEW_DATA_AS_OTHERS] == {"admin"}
+    assert roles.PERMISSIONS[roles.Action.VIEW_DATA_AS_OTHERS] == {"admin"}
     for name, user in DEMO_USERS.items():
-        assert may_view_as_others(user) == can(user, Action.VIEW_DATA_AS_OTHERS), name
+        allowed = roles.can(user, roles.Action.VIEW_DATA_AS_OTHERS)
+        assert may_view_as_others(user) == allowed, name
+        assert SALES_POLICY.evaluate(user).is_all == allowed, name
     assert may_view_as_others(None) is False
+    monkeypatch.setitem(
+        roles.PERMISSIONS, roles.Action.VIEW_DATA_AS_OTHERS, frozenset({roles.Role.VIEWER})
+    )
+    assert may_view_as_others(DEMO["bob"]) and SALES_POLICY.evaluate(DEMO["bob"]).is_all
+    root = User(username="root", roles=frozenset({"admin"}))
+    assert not may_view_as_others(root) and not SALES_POLICY.evaluate(root).is_all
+
+
+def test_every_row_is_audited_once_per_view(data, audit_events, monkeypatch):
+    view_as = ViewAs(data.region_of(), window=600)
+    for _ in range(50):  # the page load, then a storm of callbacks
+        assert scope_as(view_as, "admin", None).allowed.is_all
+    detail = {"app": "sales", "via": "dashboard", "rows": "All regions (admin)"}
+    assert audit_events == [("admin", ALL_ROWS_EVENT, "all rows", detail)]
+    for who in ("alice", "bob", "carol", "frank", "dave"):
+        scope_as(view_as, who, None)
+    assert len(audit_events) == 1
+    later = time.monotonic() + 601  # the same view, ten minutes on: recorded again
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    scope_as(view_as, "admin", None)
+    assert len(audit_events) == 2
+
+
+def test_every_row_stays_the_admins_when_it_cannot_be_audited(data, monkeypatch):
+    attempts = []
+
+    def broken(*args, **kwargs):
+        attempts.append(args)
+        raise platform.PlatformError("HTTP 503")
+
+    monkeypatch.setattr(platform, "record_event", broken)
+    view_as = ViewAs(data.region_of())
+    assert scope_as(view_as, "admin", None).allowed.is_all
+    assert scope_as(view_as, "admin", None).allowed.is_all
+    assert len(attempts) == 2  # not recorded: tried again at the next request
 
 
 def test_anonymous_has_no_scope(data):
