@@ -148,13 +148,20 @@ class ViewAs:
     admin seeing every row (:data:`ALL_ROWS_EVENT`). Each is recorded once per view: the
     first request of it (the page load, an export) and again after ``window`` seconds of
     the same view, never once per callback. A view-as that the audit log cannot record is
-    refused; every row stays the admin's own view (the contract's), its audit is retried
-    at the next request.
+    refused; every row stays the admin's own view (the contract's), and its audit is tried
+    again ``retry`` seconds later (not on every callback while the platform is away).
     """
 
-    def __init__(self, region_of: dict[str, str], *, app: str = "sales", window: float = 600):
+    def __init__(
+        self,
+        region_of: dict[str, str],
+        *,
+        app: str = "sales",
+        window: float = 600,
+        retry: float = 30,
+    ):
         self.region_of = dict(region_of)
-        self.app, self.window = app, window
+        self.app, self.window, self.retry = app, window, retry
         self._seen: dict[tuple[str, str, str], float] = {}
         self._lock = threading.Lock()
 
@@ -172,7 +179,7 @@ class ViewAs:
     def _own(self, user: User, via: str) -> Scope:
         allowed = SALES_POLICY.evaluate(user)
         if allowed.is_all:
-            self._record(user.username, ALL_ROWS_EVENT, "all rows", allowed, via)
+            self._record(user.username, ALL_ROWS_EVENT, "all rows", allowed, via, required=False)
         return Scope(user, allowed)
 
     def _viewing_as(self, user: User, view_as: object, via: str) -> Scope | None:
@@ -190,8 +197,21 @@ class ViewAs:
             return None
         return Scope(user, allowed, viewing_as=name, view_as_value=value)
 
-    def _record(self, actor: str, action: str, target: str, allowed: AllowedRows, via: str) -> bool:
-        """Audit ``actor``'s view once per window; False if it cannot be recorded."""
+    def _record(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        allowed: AllowedRows,
+        via: str,
+        *,
+        required: bool = True,
+    ) -> bool:
+        """Audit ``actor``'s view once per window; False if it cannot be recorded.
+
+        A view that is not ``required`` to be recorded goes ahead anyway; its recording is
+        tried again after ``retry`` seconds.
+        """
         key = (actor, action, target)
         with self._lock:  # audited views are rare: holding the lock keeps them exactly-once
             last = self._seen.get(key)
@@ -206,6 +226,8 @@ class ViewAs:
                 )
             except Exception:
                 logger.exception("sales: could not audit %s %s by %s", action, target, actor)
+                if not required:
+                    self._seen[key] = time.monotonic() - self.window + self.retry
                 return False
             self._seen[key] = time.monotonic()
             return True
