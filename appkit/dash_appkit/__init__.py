@@ -7,8 +7,10 @@
 
 Identity comes from the header the platform's front door sets after its access decision
 (:mod:`dash_appkit.identity`). Row-level security is :mod:`dash_appkit.rls`, the gunicorn
-entry point :mod:`dash_appkit.serve`, audit events :mod:`dash_appkit.platform`. Nothing
-here imports the portal: an app runs in its own environment.
+entry point :mod:`dash_appkit.serve`, audit events :mod:`dash_appkit.platform`, and who may
+do what the platform's own permission table, ``roles.py``, shipped as
+:mod:`dash_appkit.roles`. Nothing here imports the portal: an app runs in its own
+environment.
 """
 
 from __future__ import annotations

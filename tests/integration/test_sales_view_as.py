@@ -1,5 +1,6 @@
-"""The sales app in its own processes: rows by who is asking, and an admin's "view as"
-reaching the platform's audit log through the app-events API (never the database)."""
+"""The sales app in its own processes: rows by who is asking, and an admin's "view as" and
+every-row view reaching the platform's audit log through the app-events API (never the
+database)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,13 @@ def test_admin_view_as_is_audited_by_the_platform(portal_url: str) -> None:
     bob = login(portal_url, "bob")
     own = bob.get(f"{portal_url}/apps/sales/export.csv?view_as=user:frank", timeout=60)
     assert _salesmen(own.text) == {"bob"}
+
+
+def test_admin_every_row_view_is_audited_by_the_platform(portal_url: str) -> None:
+    # The app decides with dash_appkit.roles (roles.py shipped in its environment).
+    admin = login(portal_url, "admin")
+    answer = admin.get(f"{portal_url}/apps/sales/export.csv?date_from=2025-12-01", timeout=60)
+    assert answer.status_code == 200
+    assert {"alice", "bob", "frank"} <= _salesmen(answer.text)
+    page = admin.get(f"{portal_url}/admin/audit", timeout=30)
+    assert "app.view_all_rows" in page.text and "all rows" in page.text

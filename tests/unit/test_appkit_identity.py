@@ -8,7 +8,6 @@ import sys
 
 import dash_appkit
 import pytest
-from dash_appkit import names
 from dash_appkit.identity import USER_HEADER, User, current_user, user_from_header
 from flask import Flask
 
@@ -137,18 +136,6 @@ def test_each_request_has_its_own_user():
         assert current_user().username == "frank"
     with server.test_request_context():
         assert current_user() is None
-
-
-def test_names_match_the_platforms_rules():
-    import roles
-
-    for name in (" Bob ", "ALICE", "x"):
-        assert names.normalize_username(name) == roles.normalize_username(name)
-    for path in ("/a/b", "a/b/", "//a//b//", "/", ""):
-        assert names.normalize_group(path) == roles.normalize_group(path)
-    cases = [("/sales", "/sales/east"), ("/sales", "/salesforce"), ("/", "/x"), ("/a", "/a")]
-    for grant, group in cases:
-        assert names.group_covers(grant, group) == roles.group_covers(grant, group)
 
 
 def test_logout_link_points_at_the_portals_sign_out_page():

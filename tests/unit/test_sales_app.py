@@ -25,6 +25,8 @@ from tests.unit.identity_headers import identity_headers
 
 ROWS = 20_000
 PREFIX = "/apps/sales/"
+#: The audit event of the admin's every-row view, as the fixture below keeps it.
+ALL_ROWS = ("admin", "app.view_all_rows", "all rows")
 
 
 #: The contract's demo users, exactly: roles of client dash and groups.
@@ -253,7 +255,7 @@ def test_admin_views_as_bob_and_it_is_audited(data_dir, frame, audit_events):
     caller = Caller(build(data_dir))  # a fresh app: nothing recorded yet
     own = caller.dashboard("admin").get_json()["response"]
     assert own["scope-banner"]["children"] == "All regions (admin)"
-    assert audit_events == []
+    assert audit_events == [ALL_ROWS]
     dash = caller.dashboard("admin", view_as="user:bob", date_from="2023-01-01")
     payload = dash.get_json()["response"]
     assert payload["scope-banner"]["children"] == "Viewing as bob"
@@ -261,7 +263,24 @@ def test_admin_views_as_bob_and_it_is_audited(data_dir, frame, audit_events):
     assert_only(payload, frame, salesmen={"bob"}, regions={"east"})
     table = caller.table("admin", view_as="user:bob").get_json()["response"]["table"]["data"]
     assert table and {r["salesman"] for r in table} == {"bob"}
-    assert audit_events == [("admin", "app.view_as", "user:bob")]
+    assert audit_events == [ALL_ROWS, ("admin", "app.view_as", "user:bob")]
+
+
+def test_a_callback_storm_audits_every_row_once(data_dir, audit_events):
+    app = build(data_dir)  # a fresh app: nothing recorded yet
+    caller = Caller(app)
+    layout = app.server.test_client().get(f"{PREFIX}_dash-layout", headers=as_user("admin"))
+    assert layout.status_code == 200
+    assert audit_events == [ALL_ROWS]  # the page view
+    for day in range(1, 11):
+        dash = caller.dashboard("admin", date_from=f"2024-01-{day:02d}", product=["Cloud Pro"])
+        assert dash.get_json()["response"]["scope-banner"]["children"] == "All regions (admin)"
+        assert caller.table("admin", page=day, changed=["table.page_current"]).status_code == 200
+    assert caller.call("admin", "salesman", {"view-as.value": None}).status_code == 200
+    assert audit_events == [ALL_ROWS]
+    for who in ("alice", "bob", "carol", "frank"):
+        caller.dashboard(who)
+    assert audit_events == [ALL_ROWS]
 
 
 def test_table_pages_and_sorts_on_the_server(caller, frame):

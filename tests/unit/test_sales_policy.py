@@ -1,22 +1,24 @@
-"""The sales row rules over generated data: each demo user, the union, SQL, view-as."""
+"""The sales row rules over generated data: each demo user, the union, the engines, SQL."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
-from dash_appkit import platform
 from dash_appkit.identity import User
-from flask import Flask
+from dash_appkit.rls import AllowedRows, Clause
 
 from app.sales.salesapp import data as sales_data
 from app.sales.salesapp.memory import MemoryEngine
-from app.sales.salesapp.policy import POLICY_COLUMNS, SALES_POLICY, ViewAs, may_view_as_others
+from app.sales.salesapp.policy import (
+    POLICY_COLUMNS,
+    SALES_POLICY,
+)
 from app.sales.salesapp.queries import Filters
 from app.sales.salesapp.sql import SqlEngine
 from tests.unit.conftest_registry import CONTRACT_USERS, DEMO_USERS
-from tests.unit.identity_headers import identity_headers
 
 ROWS = 20_000
 
@@ -119,6 +121,21 @@ def test_union_of_all_salesmen_is_admins_rows_without_duplicates(data, frame, en
     assert rows.is_unique and rows.equals(pd.Index(range(len(frame))))
 
 
+def test_the_memory_engine_reads_row_sets_as_the_pandas_renderer_does(frame, engine):
+    bob, carol = SALES_POLICY.evaluate(DEMO["bob"]), SALES_POLICY.evaluate(DEMO["carol"])
+    row_sets = [
+        bob,
+        carol.narrow("product", ["Cloud Pro", "Training Day"]),
+        AllowedRows((*bob.clauses, Clause.of({"region": ["west"], "product": ["Hardware Kit"]}))),
+        carol.narrow("salesman", ["frank"]),
+    ]
+    for allowed in row_sets:
+        got = engine.rows(allowed, full_range(engine))
+        assert sorted(got.tolist()) == np.flatnonzero(allowed.mask(frame)).tolist()
+    with pytest.raises(ValueError, match="customer"):  # a column it has no index for
+        engine.rows(AllowedRows((Clause.of({"customer": ["x"]}),)), full_range(engine))
+
+
 def test_where_clause_binds_the_identity(engine):
     bob = SALES_POLICY.evaluate(DEMO["bob"])
     where = SALES_POLICY.where(bob, "qmark")
@@ -178,96 +195,3 @@ def test_dates_resolve_inside_the_data(engine):
     swapped = Filters.parse("2025-02-01", "2025-01-01").resolve(engine.start, engine.end)
     assert swapped.date_from < swapped.date_to
     assert Filters.parse("not a date", 7, "x", {"a": 1}) == Filters(None, None, ("x",), ())
-
-
-# ---------------------------------------------------------------- view as
-
-
-@pytest.fixture
-def audit_events(monkeypatch) -> list[tuple]:
-    """dash_appkit.platform.record_event, replaced: the events view-as records."""
-    events: list[tuple] = []
-
-    def record(action: str, target: str, *, actor: str, detail: dict) -> None:
-        events.append((actor, action, target, detail))
-
-    monkeypatch.setattr(platform, "record_event", record)
-    return events
-
-
-def scope_as(view_as: ViewAs, who: str | None, value):
-    """The scope of a request that the front door says comes from ``who``."""
-    headers = identity_headers(DEMO.get(who) if who else None)
-    with Flask(__name__).test_request_context(headers=headers):
-        return view_as.scope(value)
-
-
-def test_admin_views_as_a_user_and_it_is_audited(data, audit_events):
-    view_as = ViewAs(data.region_of())
-    scope = scope_as(view_as, "admin", "user:bob")
-    assert scope.viewing_as == "bob" and scope.banner == "Viewing as bob"
-    assert scope.allowed == SALES_POLICY.evaluate(DEMO["bob"])
-    detail = {"app": "sales", "via": "dashboard", "rows": "Your sales"}
-    assert audit_events == [("admin", "app.view_as", "user:bob", detail)]
-    scope_as(view_as, "admin", "user:BOB")  # the same view again: not flooded
-    assert len(audit_events) == 1
-    group = scope_as(view_as, "admin", "group:/sales/west/managers")
-    assert group.allowed == SALES_POLICY.evaluate(
-        User(username="x", groups=frozenset({"/sales/west/managers"}))
-    )
-    assert group.banner == "Viewing as /sales/west/managers" and group.detail == "West region"
-    assert audit_events[-1][2] == "group:/sales/west/managers"
-
-
-@pytest.mark.parametrize("who", ["bob", "carol", "alice", "dave"])
-@pytest.mark.parametrize(
-    "value", ["user:frank", "user:admin", "group:/sales/west/managers", "admin"]
-)
-def test_non_admins_cannot_view_as(data, audit_events, who, value):
-    scope = scope_as(ViewAs(data.region_of()), who, value)
-    assert scope.viewing_as is None
-    assert scope.allowed == SALES_POLICY.evaluate(DEMO[who])
-    assert audit_events == []
-
-
-@pytest.mark.parametrize(
-    "value", ["user:nobody", "group:/finance", "group:/sales", 7, ["user:bob"], "bob"]
-)
-def test_unknown_view_as_values_are_ignored(data, audit_events, value):
-    scope = scope_as(ViewAs(data.region_of()), "admin", value)
-    assert scope.viewing_as is None and scope.allowed.is_all
-    assert audit_events == []
-
-
-@pytest.mark.parametrize(
-    "failure", [platform.PlatformError("HTTP 503"), RuntimeError("anything else"), OSError()]
-)
-def test_view_as_is_refused_when_it_cannot_be_audited(data, monkeypatch, failure):
-    def broken(*args, **kwargs):
-        raise failure
-
-    monkeypatch.setattr(platform, "record_event", broken)
-    scope = scope_as(ViewAs(data.region_of()), "admin", "user:bob")
-    assert scope.viewing_as is None and scope.allowed.is_all
-
-
-def test_view_as_is_refused_when_the_platform_is_not_configured(data, monkeypatch):
-    # The real client, with no platform to talk to (a local run): refused, not unaudited.
-    monkeypatch.delenv("DASH_PLATFORM_URL", raising=False)
-    monkeypatch.delenv("DASH_PLATFORM_APP_TOKEN", raising=False)
-    scope = scope_as(ViewAs(data.region_of()), "admin", "user:bob")
-    assert scope.viewing_as is None and scope.allowed.is_all
-
-
-def test_only_the_admin_role_may_view_as_others():
-    # Mirrors roles.PERMISSIONS[Action.VIEW_DATA_AS_OTHERS] (the app cannot import roles.py).
-    from roles import PERMISSIONS, Action, can
-
-    assert PERMISSIONS[Action.VIEW_DATA_AS_OTHERS] == {"admin"}
-    for name, user in DEMO_USERS.items():
-        assert may_view_as_others(user) == can(user, Action.VIEW_DATA_AS_OTHERS), name
-    assert may_view_as_others(None) is False
-
-
-def test_anonymous_has_no_scope(data):
-    assert scope_as(ViewAs(data.region_of()), None, "user:bob") is None

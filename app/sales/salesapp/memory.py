@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 from dash_appkit.rls import AllowedRows
 
 from .data import COLUMNS, SalesData
@@ -28,6 +29,16 @@ def _record(frame_rows) -> list[dict]:
         row["amount"] = round(float(row["amount"]), 2)
         row["units"] = int(row["units"])
     return out
+
+
+def _pairs(data: SalesData) -> pd.DataFrame:
+    """Every (salesman, product) pair as a row, salesman-major, with the salesman's region."""
+    salesman, product = np.divmod(
+        np.arange(len(data.salesmen) * len(data.products)), len(data.products)
+    )
+    names = {"salesman": data.salesmen, "region": data.regions, "product": data.products}
+    codes = {"salesman": salesman, "region": data.salesman_region[salesman], "product": product}
+    return pd.DataFrame({col: np.asarray(names[col], dtype=object)[codes[col]] for col in names})
 
 
 def _ends(a: int, b: int, rows: np.ndarray | None, k: int, last: bool) -> np.ndarray:
@@ -53,6 +64,7 @@ class MemoryEngine:
         for k, weights in enumerate((d.amount, d.units, None)):
             daily = np.bincount(cell, weights=weights, minlength=int(np.prod(shape)))
             np.cumsum(daily.reshape(shape), axis=0, out=self.cum[1:, :, :, k])
+        self.pairs = _pairs(data)
         self._customer_index()
         self.product_customer = (d.product.astype(np.int64) * len(d.customers) + d.customer).astype(
             np.int32
@@ -93,28 +105,17 @@ class MemoryEngine:
 
     # ---- row sets
     def selection(self, allowed: AllowedRows) -> np.ndarray:
-        """(salesman, product) pairs the row set allows: rows are allowed by these keys only."""
+        """(salesman, product) pairs the row set allows, as a boolean (salesman, product) array.
+
+        Rows are allowed by these keys only: a row set may constrain ``salesman``, ``region``
+        (each salesman sells in one) and ``product``; any other column is an error.
+        """
         return self._selection(allowed.key)
 
     def _compute_selection(self, key: tuple) -> np.ndarray:
+        # The row set's own pandas renderer over the pairs: the engine never reads clauses.
         d = self.data
-        sel = np.zeros((len(d.salesmen), len(d.products)), dtype=bool)
-        names = {"salesman": d.salesmen, "region": d.regions, "product": d.products}
-        for clause in key:
-            s_mask = np.ones(len(d.salesmen), dtype=bool)
-            p_mask = np.ones(len(d.products), dtype=bool)
-            for col, values in clause.terms:
-                if col not in names:
-                    raise ValueError(f"column {col!r} is not indexed")
-                hit = np.isin(np.asarray(names[col], dtype=object), list(values))
-                if col == "salesman":
-                    s_mask &= hit
-                elif col == "region":
-                    s_mask &= hit[d.salesman_region]
-                else:
-                    p_mask &= hit
-            sel |= np.outer(s_mask, p_mask)
-        return sel
+        return AllowedRows(key).mask(self.pairs).reshape(len(d.salesmen), len(d.products))
 
     def _days(self, filters: Filters) -> tuple[int, int]:
         d0 = (filters.date_from - self.start).days

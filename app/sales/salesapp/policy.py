@@ -2,7 +2,9 @@
 
 The row rules are the contract's: a holder of ``admin`` sees every row, a member of
 ``/sales/<region>/managers`` every row of <region>, a salesman (member of ``/sales/<region>``)
-the rows whose salesman is their username; everyone else none.
+the rows whose salesman is their username; everyone else none. Who is an admin here is the
+platform's permission table (``roles.py``, shipped in the app library as
+:mod:`dash_appkit.roles`): ``Action.VIEW_DATA_AS_OTHERS`` grants every row and "view as".
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from dash_appkit.rls import (
     AllowedRows,
     RowPolicy,
     Rule,
+    allowed_to,
     column_equals,
-    has_role,
     in_group_pattern,
 )
+from dash_appkit.roles import Action, can
 
 __all__ = [
+    "ALL_ROWS_EVENT",
     "NO_ROWS_MESSAGE",
     "SALES_POLICY",
     "Scope",
@@ -45,10 +49,9 @@ SALES_POLICY = RowPolicy(
     rules=[
         Rule(
             name="admin",
-            when=has_role("admin"),
+            when=allowed_to(Action.VIEW_DATA_AS_OTHERS),
             allow=ALL_ROWS,
             label="All regions (admin)",
-            log=True,
             final=True,
         ),
         Rule(
@@ -66,6 +69,9 @@ SALES_POLICY = RowPolicy(
     ],
     none_label="No sales rows",
 )
+
+#: The audit event of an admin seeing every row (the platform takes ``app.*`` events).
+ALL_ROWS_EVENT = "app.view_all_rows"
 
 NO_ROWS_MESSAGE = (
     "You have no sales rows. Sales data is shown to salesmen, regional managers "
@@ -98,13 +104,8 @@ class Scope:
 
 
 def may_view_as_others(user: User | None) -> bool:
-    """Whether ``user`` may pick "view as" (see another person's or group's rows).
-
-    Mirrors the platform's ``roles.PERMISSIONS[Action.VIEW_DATA_AS_OTHERS]``, which grants it
-    to the ``admin`` role only; an app cannot import ``roles.py`` (it runs in its own
-    environment), so the rule is repeated here until the two are unified.
-    """
-    return user is not None and user.has_role("admin")
+    """Whether ``user`` may pick "view as" (see another person's or group's rows)."""
+    return can(user, Action.VIEW_DATA_AS_OTHERS)
 
 
 def view_as_choices(region_of: dict[str, str]) -> list[dict[str, str]]:
@@ -140,18 +141,28 @@ def _target(value: str, region_of: dict[str, str]) -> tuple[str, str, User] | No
 
 
 class ViewAs:
-    """Resolves the scope of each request and records admins' "view as" in the audit log.
+    """Resolves the scope of each request and audits the views that need it.
 
-    Events go to the platform's audit log (:func:`dash_appkit.platform.record_event`). An
-    event is recorded the first time an admin views as a target and again after ``window``
-    seconds of the same view, so changing a filter does not flood the log. If the audit log
-    cannot record the event, the view-as is refused.
+    Two views are recorded in the platform's audit log
+    (:func:`dash_appkit.platform.record_event`): an admin's "view as" a target, and an
+    admin seeing every row (:data:`ALL_ROWS_EVENT`). Each is recorded once per view: the
+    first request of it (the page load, an export) and again after ``window`` seconds of
+    the same view, never once per callback. A view-as that the audit log cannot record is
+    refused; every row stays the admin's own view (the contract's), and its audit is tried
+    again ``retry`` seconds later (not on every callback while the platform is away).
     """
 
-    def __init__(self, region_of: dict[str, str], *, app: str = "sales", window: float = 600):
+    def __init__(
+        self,
+        region_of: dict[str, str],
+        *,
+        app: str = "sales",
+        window: float = 600,
+        retry: float = 30,
+    ):
         self.region_of = dict(region_of)
-        self.app, self.window = app, window
-        self._seen: dict[tuple[str, str], float] = {}
+        self.app, self.window, self.retry = app, window, retry
+        self._seen: dict[tuple[str, str, str], float] = {}
         self._lock = threading.Lock()
 
     def scope(self, view_as: object = None, *, via: str = "dashboard") -> Scope | None:
@@ -163,37 +174,60 @@ class ViewAs:
         user = current_user()
         if user is None:
             return None
-        own = Scope(user, SALES_POLICY.evaluate(user))
+        return self._viewing_as(user, view_as, via) or self._own(user, via)
+
+    def _own(self, user: User, via: str) -> Scope:
+        allowed = SALES_POLICY.evaluate(user)
+        if allowed.is_all:
+            self._record(user.username, ALL_ROWS_EVENT, "all rows", allowed, via, required=False)
+        return Scope(user, allowed)
+
+    def _viewing_as(self, user: User, view_as: object, via: str) -> Scope | None:
         if not view_as:
-            return own
+            return None
         if not isinstance(view_as, str) or not may_view_as_others(user):
             logger.warning("sales: ignored view-as %.80r from %s", view_as, user.username)
-            return own
+            return None
         found = _target(view_as, self.region_of)
         if found is None:
-            return own
+            return None
         value, name, target = found
         allowed = SALES_POLICY.evaluate(target)
-        if not self._record(user.username, value, allowed, via):
-            return own
+        if not self._record(user.username, "app.view_as", value, allowed, via):
+            return None
         return Scope(user, allowed, viewing_as=name, view_as_value=value)
 
-    def _record(self, actor: str, target: str, allowed: AllowedRows, via: str) -> bool:
-        """Audit ``actor`` viewing as ``target`` (``user:bob``); False if it cannot be recorded."""
-        key = (actor, target)
-        with self._lock:  # view-as events are rare: holding the lock keeps them exactly-once
+    def _record(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        allowed: AllowedRows,
+        via: str,
+        *,
+        required: bool = True,
+    ) -> bool:
+        """Audit ``actor``'s view once per window; False if it cannot be recorded.
+
+        A view that is not ``required`` to be recorded goes ahead anyway; its recording is
+        tried again after ``retry`` seconds.
+        """
+        key = (actor, action, target)
+        with self._lock:  # audited views are rare: holding the lock keeps them exactly-once
             last = self._seen.get(key)
             if last is not None and time.monotonic() - last < self.window:
                 return True
             try:
                 platform.record_event(  # looked up on each call: tests monkeypatch it
-                    "app.view_as",
+                    action,
                     target,
                     actor=actor,
                     detail={"app": self.app, "via": via, "rows": allowed.label},
                 )
             except Exception:
-                logger.exception("sales: could not audit view-as %s by %s; refused", target, actor)
+                logger.exception("sales: could not audit %s %s by %s", action, target, actor)
+                if not required:
+                    self._seen[key] = time.monotonic() - self.window + self.retry
                 return False
             self._seen[key] = time.monotonic()
             return True
