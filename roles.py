@@ -18,7 +18,9 @@ from typing import Protocol
 
 __all__ = [
     "ALSO_REQUIRES",
+    "FIELD_ACTIONS",
     "PERMISSIONS",
+    "SEAT",
     "AccessLevel",
     "Action",
     "AppAccess",
@@ -26,8 +28,10 @@ __all__ = [
     "Relation",
     "Role",
     "can",
+    "can_change",
     "can_view",
     "group_covers",
+    "holds_seat",
     "normalize_group",
     "normalize_username",
     "relations",
@@ -80,8 +84,11 @@ class Action(enum.StrEnum):
     DEPLOY_APP = "deploy_app"
     OPERATE_APP = "operate_app"
     SET_MEMORY_LIMIT = "set_memory_limit"
+    OPEN_RESTRICTED_APP = "open_restricted_app"
 
 
+#: The seat: a user owns and co-owns apps only while holding this role.
+SEAT = Role.LICENSED_USER
 _OWNERS = frozenset({Relation.OWNER, Relation.CO_OWNER, Role.ADMIN})
 
 #: Who may do what: each action maps to the roles and app relations that grant it.
@@ -90,7 +97,7 @@ PERMISSIONS: dict[Action, frozenset[Role | Relation]] = {
     Action.VIEW_PORTAL: frozenset({Role.VIEWER, Role.LICENSED_USER, Role.ADMIN}),
     Action.VIEW_APP_MANAGER: frozenset({Role.LICENSED_USER, Role.ADMIN}),
     Action.INITIALIZE_APP: frozenset({Role.LICENSED_USER}),
-    Action.OWN_APP: frozenset({Role.LICENSED_USER}),
+    Action.OWN_APP: frozenset({SEAT}),
     Action.VIEW_LICENSE_SEATS: frozenset({Role.ADMIN}),
     Action.VIEW_USERS_AND_ACTIVITY: frozenset({Role.ADMIN}),
     Action.TRANSFER_APPS: frozenset({Role.ADMIN}),
@@ -107,12 +114,30 @@ PERMISSIONS: dict[Action, frozenset[Role | Relation]] = {
     # Seed 002: start and stop, logs, environment variables, workers, roll back, delete.
     Action.OPERATE_APP: _OWNERS,
     Action.SET_MEMORY_LIMIT: frozenset({Role.ADMIN}),
+    # Besides these, a Restricted app opens to the viewers it lists (see can_view).
+    Action.OPEN_RESTRICTED_APP: _OWNERS,
 }
 
 #: Roles an action needs besides what :data:`PERMISSIONS` grants. Seed 002: an admin
 #: deploys an app only when also a licensed_user (owners and co-owners hold a seat anyway).
 ALSO_REQUIRES: dict[Action, frozenset[Role]] = {
     Action.DEPLOY_APP: frozenset({Role.LICENSED_USER}),
+}
+
+#: Which per-app action changing each setting of an app needs (the fields of
+#: ``PATCH /api/apps/<slug>``; the registry accepts exactly these).
+FIELD_ACTIONS: dict[str, Action] = {
+    "access": Action.CONFIGURE_VIEWER_ACCESS,
+    "viewers": Action.CONFIGURE_VIEWER_ACCESS,
+    "co_owners": Action.ADD_CO_OWNERS,
+    "visible_in_portal": Action.EDIT_PORTAL_SETTINGS,
+    "title": Action.EDIT_PORTAL_SETTINGS,
+    "description": Action.EDIT_PORTAL_SETTINGS,
+    "tags": Action.EDIT_PORTAL_SETTINGS,
+    "thumbnail": Action.EDIT_PORTAL_SETTINGS,
+    "workers": Action.OPERATE_APP,
+    "idle_timeout_s": Action.OPERATE_APP,
+    "memory_limit_mb": Action.SET_MEMORY_LIMIT,
 }
 
 
@@ -173,9 +198,14 @@ def _any_group_covered(grants: Iterable[str], groups: Iterable[str]) -> bool:
     return any(group_covers(grant, group) for grant in grants for group in groups)
 
 
+def holds_seat(user: Principal | None) -> bool:
+    """Whether ``user`` holds a seat: ownership of an app counts only while they do."""
+    return can(user, Action.OWN_APP)
+
+
 def relations(user: Principal, app: AppAccess) -> frozenset[Relation]:
-    """The user's relations to the app. Owning needs a seat (``licensed_user``)."""
-    if Role.LICENSED_USER not in user.roles:
+    """The user's relations to the app: none without a seat (:func:`holds_seat`)."""
+    if not holds_seat(user):
         return frozenset()
     name = normalize_username(user.username)
     found: set[Relation] = set()
@@ -189,7 +219,11 @@ def relations(user: Principal, app: AppAccess) -> frozenset[Relation]:
 
 
 def can(user: Principal | None, action: Action, app: AppAccess | None = None) -> bool:
-    """Whether ``user`` may do ``action`` (on ``app`` for per-app actions). Deny by default."""
+    """Whether ``user`` may do ``action`` (on ``app`` for per-app actions). Deny by default.
+
+    Without ``app`` only the user's roles count: for a per-app action, the answer is
+    whether the roles alone grant it, that is, on every app (an admin's App Info).
+    """
     if user is None:
         return False
     allowed = PERMISSIONS.get(action, frozenset())
@@ -201,11 +235,18 @@ def can(user: Principal | None, action: Action, app: AppAccess | None = None) ->
     return not allowed.isdisjoint(held)
 
 
+def can_change(user: Principal | None, field: str, app: AppAccess) -> bool:
+    """Whether ``user`` may change the setting ``field`` of ``app`` (:data:`FIELD_ACTIONS`)."""
+    action = FIELD_ACTIONS.get(field)
+    return action is not None and can(user, action, app)
+
+
 def can_view(user: Principal | None, app: AppAccess) -> bool:
     """Whether ``user`` (``None`` when anonymous) may open ``app``.
 
-    Unauthenticated: anyone. Authenticated: any signed-in user. Restricted: the owner,
-    co-owners, listed users, members of listed groups (or their subgroups), admins.
+    Unauthenticated: anyone. Authenticated: any signed-in user. Restricted: whoever
+    :data:`PERMISSIONS` lets open it (the owner, co-owners, admins), listed users, members
+    of listed groups (or their subgroups).
     """
     if app.access == AccessLevel.UNAUTHENTICATED:
         return True
@@ -215,7 +256,7 @@ def can_view(user: Principal | None, app: AppAccess) -> bool:
         return True
     if app.access != AccessLevel.RESTRICTED:
         return False
-    if Role.ADMIN in user.roles or relations(user, app):
+    if can(user, Action.OPEN_RESTRICTED_APP, app):
         return True
     name = normalize_username(user.username)
     if name in {normalize_username(u) for u in app.viewer_users}:

@@ -1,7 +1,9 @@
 """Typed errors and the handlers that turn them into clear answers.
 
 Bad input gets 400/401/403/404/409/422 with a message; nothing becomes a 500 with a
-stack trace. API and Dash endpoints answer JSON, pages answer HTML.
+stack trace. API and Dash endpoints answer JSON, pages answer HTML. The registry's
+domain errors know nothing of HTTP: :data:`REGISTRY_STATUS` is where each kind gets
+its status code.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from dash.exceptions import CallbackException
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-__all__ = ["ApiError", "init_app", "wants_json"]
+from portal.registry import errors as refusals
+from portal.registry.errors import RegistryError
+
+__all__ = ["REGISTRY_STATUS", "ApiError", "init_app", "status_of", "wants_json"]
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +30,24 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.extra = extra
+
+
+#: The HTTP status of each kind of registry refusal.
+REGISTRY_STATUS: dict[type[RegistryError], int] = {
+    refusals.Malformed: 400,
+    refusals.Forbidden: 403,
+    refusals.NotFound: 404,
+    refusals.Conflict: 409,
+    refusals.Invalid: 422,
+}
+
+
+def status_of(error: RegistryError) -> int:
+    """The status a registry refusal answers with (its nearest kind in the table)."""
+    for kind in type(error).__mro__:
+        if kind in REGISTRY_STATUS:
+            return REGISTRY_STATUS[kind]
+    return 400  # a refusal of a kind this table does not know: still the caller's
 
 
 def wants_json() -> bool:
@@ -53,6 +76,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
         return _answer(error.status, error.message, **error.extra)
+
+    @app.errorhandler(RegistryError)
+    def _registry_error(error: RegistryError) -> Response:
+        return _answer(status_of(error), error.message, **error.extra)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

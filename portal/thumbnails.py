@@ -26,7 +26,7 @@ from portal.errors import ApiError
 from portal.identity import User
 from portal.registry import AppRecord
 from portal.settings import current_settings
-from roles import Action, can
+from roles import can_change
 
 __all__ = ["MAX_BYTES", "MAX_SIDE", "ThumbnailError", "bp", "set_thumbnail", "store_image"]
 
@@ -95,7 +95,7 @@ def set_thumbnail(slug: str, data: bytes | None, *, actor: User) -> AppRecord:
     record = registry.get_app(slug)
     if record is None:
         raise ApiError(404, f"No app {slug!r}.")
-    if not can(actor, Action.EDIT_PORTAL_SETTINGS, record):
+    if not can_change(actor, "thumbnail", record):
         raise ApiError(403, f"You may not change the thumbnail of {slug!r}.")
     url = store_image(data) if data is not None else None
     return registry.update_app(slug, {"thumbnail": url}, actor=actor)

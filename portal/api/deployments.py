@@ -26,7 +26,7 @@ from portal.deploys.status import deployments_of, describe
 from portal.errors import ApiError
 from portal.extensions import db
 from portal.identity import User
-from portal.registry import AppRecord, RegistryError
+from portal.registry import AppRecord
 from portal.registry.models import App
 from roles import Action, can
 
@@ -81,12 +81,9 @@ def create_app() -> Response:
     slug = body.get("slug")
     if not isinstance(slug, str):
         raise ApiError(422, "slug must be a string of lower-case letters, digits and dashes.")
-    try:
-        record = create_hosted_app(
-            slug, owner=user, title=body.get("title"), description=body.get("description") or ""
-        )
-    except RegistryError as error:
-        raise ApiError(error.status, error.message) from error
+    record = create_hosted_app(
+        slug, owner=user, title=body.get("title"), description=body.get("description") or ""
+    )
     response = answer(settings_json(record), 201)
     response.headers["Location"] = f"/api/apps/{record.slug}"
     return response

@@ -21,12 +21,12 @@ from portal.auth import revocation
 from portal.auth.decorators import requires
 from portal.auth.sessions import end_sessions
 from portal.deploys import current_hosting
-from portal.errors import ApiError
 from portal.identity import current_user
 from portal.keycloak_admin import DirectoryError
 from portal.pages import directory, redirect_back
 from portal.pages.charts import daily_chart
-from roles import AccessLevel, Action, normalize_username
+from portal.registry import RegistryError
+from roles import SEAT, AccessLevel, Action, holds_seat, normalize_username
 
 __all__ = ["bp", "seat_summary"]
 
@@ -48,7 +48,7 @@ def _ask(question: Callable[[], T]) -> tuple[T | None, str | None]:
 
 
 def seat_summary(licensed: set[str] | None, seats: int) -> dict[str, Any]:
-    """Seats in use against the licence: ``over`` when more users hold licensed_user."""
+    """Seats in use against the licence: ``over`` when more users hold a seat."""
     used = len(licensed) if licensed is not None else None
     return {
         "seats": seats,
@@ -192,7 +192,7 @@ def apps() -> str:
     people, notice = _ask(lambda: directory().users_with_roles_and_groups())
     apps = registry.list_apps()
     known = {u.username for u in people or ()}
-    licensed = sorted(u.username for u in people or () if "licensed_user" in u.roles)
+    licensed = sorted(u.username for u in people or () if holds_seat(u))
     ownerless: dict[str, str] = {}
     if people is not None:
         for app in registry.ownerless_apps(licensed):
@@ -201,7 +201,7 @@ def apps() -> str:
             elif app.owner not in known:
                 ownerless[app.slug] = f"{app.owner} no longer exists"
             else:
-                ownerless[app.slug] = f"{app.owner} lost licensed_user"
+                ownerless[app.slug] = f"{app.owner} lost {SEAT}"
     return _render(
         "admin_apps.html",
         "apps",
@@ -215,7 +215,7 @@ def apps() -> str:
 @bp.post("/apps/transfer")
 @requires(Action.TRANSFER_APPS)
 def transfer() -> Any:
-    """Give one or many apps to a new owner, who must hold licensed_user."""
+    """Give one or many apps to a new owner, who must hold a seat."""
     back = url_for("admin.apps")
     # A row's own Transfer button names one app; the bulk button sends the ticked ones.
     only = request.form.get("only", "").strip()
@@ -230,10 +230,10 @@ def transfer() -> Any:
     for slug in slugs:
         try:
             registry.transfer_owner(
-                slug, new_owner, actor=current_user(), new_owner_is_licensed=licensed
+                slug, new_owner, actor=current_user(), holds_seat=lambda _name: licensed
             )
             moved.append(slug)
-        except ApiError as error:
+        except RegistryError as error:
             failed.append(f"{slug}: {error.message}")
     if moved:
         flash(f"{new_owner} now owns {', '.join(moved)}.", "ok")
@@ -258,7 +258,7 @@ def save_policy() -> Any:
     chosen = set(request.form.getlist("allowed")) | {AccessLevel.RESTRICTED.value}
     try:
         registry.set_policy(allowed_access_levels=sorted(chosen), actor=current_user())
-    except ApiError as error:
+    except RegistryError as error:
         return redirect_back(url_for("admin.policy"), error.message, "error")
     return redirect_back(url_for("admin.policy"), "Viewer access policy saved.")
 

@@ -1,8 +1,9 @@
 """The App Manager (/manager): the apps you own or co-own, and each one's settings.
 
 Licensed users see the apps they own or co-own, admins see all of them. Settings are
-saved by the page's script through ``PATCH /api/apps/<slug>`` (the API checks every
-field again), so this module only renders, suggests names and initializes apps.
+saved by the page's script through ``PATCH /api/apps/<slug>``; the form offers the
+fields ``roles.can_change`` allows, the same rule the registry applies to every change,
+so this module only renders, suggests names and initializes apps.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from portal.keycloak_admin import DirectoryError
 from portal.pages import ACCESS_LABELS, directory, redirect_back
 from portal.pages.charts import daily_chart
 from portal.pages.operate_view import operating_view
-from portal.registry import AppRecord
+from portal.registry import AppRecord, RegistryError
 from portal.thumbnails import MAX_BYTES, ThumbnailError, set_thumbnail
-from roles import Action, can
+from roles import FIELD_ACTIONS, Action, can, can_change
 
 __all__ = ["bp"]
 
@@ -62,17 +63,11 @@ def app_settings(slug: str) -> str:
     """One app's settings page: viewer access, co-owners, portal settings, analytics."""
     user = current_user()
     app = _managed_app(slug)
-    may = {
-        name: can(user, action, app)
-        for name, action in {
-            "access": Action.CONFIGURE_VIEWER_ACCESS,
-            "co_owners": Action.ADD_CO_OWNERS,
-            "portal": Action.EDIT_PORTAL_SETTINGS,
-            "analytics": Action.USE_VIEWER_ANALYTICS,
-        }.items()
-    }
+    # Which settings the form lets this user change: the rule the registry applies too.
+    may = {field: can_change(user, field, app) for field in FIELD_ACTIONS}
+    analytics = can(user, Action.USE_VIEWER_ANALYTICS, app)
     chart, totals = None, None
-    if may["analytics"]:
+    if analytics:
         rows = registry.views_per_day(slug, days=_ANALYTICS_DAYS)
         days = [day for day, _, _ in rows]
         views = [views for _, views, _ in rows]
@@ -95,6 +90,7 @@ def app_settings(slug: str) -> str:
         operate=operating_view(app, user),
         chart=chart,
         totals=totals,
+        analytics=analytics,
         levels=[(level, ACCESS_LABELS[level], policy.allows(level)) for level in ACCESS_LABELS],
     )
 
@@ -107,7 +103,7 @@ def initialize() -> Any:
     title = request.form.get("title", "").strip() or None
     try:
         record = create_app(slug, owner=current_user(), title=title)
-    except ApiError as error:
+    except RegistryError as error:
         return redirect_back(url_for("manager.index"), error.message, "error")
     return redirect_back(
         url_for("manager.app_settings", slug=record.slug),

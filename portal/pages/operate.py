@@ -17,9 +17,8 @@ from portal.auth.decorators import requires
 from portal.deploys import env_vars
 from portal.deploys.operations import activate, delete_app, set_running
 from portal.deploys.pipeline import DeployError
-from portal.errors import ApiError
 from portal.pages import redirect_back
-from portal.registry import app_target
+from portal.registry import RegistryError, app_target
 from roles import Action
 
 __all__ = ["bp"]
@@ -116,6 +115,6 @@ def processes(slug: str) -> Any:
             return _back(slug, f"{field} must be a whole number.", "error")
     try:
         registry.update_app(slug, changes, actor=user)
-    except ApiError as error:
+    except RegistryError as error:
         return _back(slug, error.message, "error")
     return _back(slug, "Saved. Restart the app to apply it.")

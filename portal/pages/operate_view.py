@@ -14,7 +14,7 @@ from portal.hosting.memwatch import tree_rss
 from portal.identity import User
 from portal.registry import AppRecord
 from portal.registry.models import App
-from roles import Action, can
+from roles import Action, can, can_change
 
 __all__ = ["LOG_LINES", "operating_view"]
 
@@ -54,7 +54,7 @@ def operating_view(record: AppRecord, user: User) -> dict[str, Any] | None:
         "last_error": failed.error if failed else None,
         "env_names": env_vars.names(app.id),
         "log": tail_log(record.slug, LOG_LINES),
-        "may_set_memory": can(user, Action.SET_MEMORY_LIMIT, record),
+        "may_set_memory": can_change(user, "memory_limit_mb", record),
     }
 
 

@@ -23,6 +23,7 @@ from .database import (
     downgrade_database,
     upgrade_database,
 )
+from .errors import Conflict, Forbidden, Invalid, Malformed, NotFound, RegistryError
 from .policy import POLICY_TARGET, get_policy, set_policy
 from .records import AppRecord, PolicyRecord, app_url
 from .seed import DEFAULT_APPS, seed_default_apps
@@ -35,7 +36,7 @@ from .store import (
     ownerless_apps,
     registry_version,
 )
-from .validation import EDITABLE_FIELDS, RegistryError
+from .validation import EDITABLE_FIELDS
 from .writes import initialize_app, transfer_owner, update_app
 
 __all__ = [
@@ -45,6 +46,11 @@ __all__ = [
     "POLICY_TARGET",
     "UNMANAGED_TABLES",
     "AppRecord",
+    "Conflict",
+    "Forbidden",
+    "Invalid",
+    "Malformed",
+    "NotFound",
     "PolicyRecord",
     "RegistryError",
     "app_target",

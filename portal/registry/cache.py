@@ -22,7 +22,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from portal.generation import Generation
-from roles import AccessLevel, Principal, Role, normalize_group, normalize_username
+from roles import (
+    AccessLevel,
+    Action,
+    Principal,
+    can,
+    holds_seat,
+    normalize_group,
+    normalize_username,
+)
 
 from .records import AppRecord
 
@@ -84,7 +92,7 @@ class Listing:
         name = normalize_username(user.username)
         covering = group_ancestors(user.groups)
         slugs: set[str] = set()
-        if Role.LICENSED_USER in user.roles:  # ownership needs a seat
+        if holds_seat(user):  # ownership counts only with a seat
             slugs |= self.by_owner.get(name, frozenset())
             slugs |= self.by_co_owner_user.get(name, frozenset())
             for path in covering:
@@ -99,7 +107,7 @@ class Listing:
         """A superset of the apps ``user`` may open, in portal order."""
         if user is None:
             slugs: set[str] = set(self.unrestricted)
-        elif Role.ADMIN in user.roles:
+        elif can(user, Action.OPEN_RESTRICTED_APP):  # the roles alone open every app
             return list(self.records)
         else:
             slugs = set(self.unrestricted) | self.authenticated | self._related(user, viewers=True)

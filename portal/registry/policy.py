@@ -17,10 +17,11 @@ from portal.extensions import db
 from portal.identity import User
 from roles import AccessLevel, Action, can
 
+from .errors import Forbidden, Invalid
 from .models import App, PortalPolicy, utcnow
 from .records import PolicyRecord
 from .store import app_target, bump_version
-from .validation import RegistryError, check_access
+from .validation import check_access
 
 __all__ = ["POLICY_TARGET", "current_policy", "get_policy", "set_policy", "stricter_allowed"]
 
@@ -61,19 +62,17 @@ def stricter_allowed(level: AccessLevel, allowed: frozenset[AccessLevel]) -> Acc
 def set_policy(*, allowed_access_levels: Iterable[str], actor: User) -> PolicyRecord:
     """Set which access levels apps may use (admin only); apps now outside it move stricter.
 
-    403 unless ``actor`` may configure the policy; 422 for an unknown level or a set
-    without ``restricted``.
+    Forbidden unless ``actor`` may configure the policy; Invalid for an unknown level or
+    a set without ``restricted``.
     """
     if not can(actor, Action.CONFIGURE_VIEWER_ACCESS_POLICY):
-        raise RegistryError(403, "Only admins configure the viewer access policy.")
+        raise Forbidden("Only admins configure the viewer access policy.")
     if isinstance(allowed_access_levels, str) or not isinstance(allowed_access_levels, Iterable):
-        raise RegistryError(422, "allowed_access_levels: must be a list of access levels")
+        raise Invalid("allowed_access_levels: must be a list of access levels")
     allowed = frozenset(check_access(v) for v in allowed_access_levels)
     if AccessLevel.RESTRICTED not in allowed:
-        raise RegistryError(
-            422,
-            "allowed_access_levels: restricted must stay allowed",
-            field="allowed_access_levels",
+        raise Invalid(
+            "allowed_access_levels: restricted must stay allowed", field="allowed_access_levels"
         )
     with audit.transaction():
         # Locked (and read afresh) first, so "before" is the policy this write replaces.

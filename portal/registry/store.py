@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from portal.extensions import db
 from portal.generation import after_commit
 from portal.services import services
-from roles import AccessLevel, Principal, Role, can_view, normalize_username, relations
+from roles import AccessLevel, Action, Principal, can, can_view, normalize_username
 
 from .cache import RegistryCache
 from .models import App, AppGrant, GrantRelation, PrincipalType, RegistryState
@@ -167,11 +167,15 @@ def apps_visible_to(user: Principal | None) -> list[AppRecord]:
 
 
 def apps_managed_by(user: Principal) -> list[AppRecord]:
-    """The App Manager's list: apps ``user`` owns or co-owns (with a seat); admins: all."""
+    """The App Manager's list: the apps whose App Info ``user`` may see (``roles.can``).
+
+    That is every app when the user's roles alone allow it (admins), else the apps they
+    own or co-own with a seat.
+    """
     listing = _cache().listing(registry_version(), _load_all)
-    if Role.ADMIN in user.roles:
+    if can(user, Action.VIEW_APP_INFO):
         return list(listing.records)
-    return [r for r in listing.managed_candidates(user) if relations(user, r)]
+    return [r for r in listing.managed_candidates(user) if can(user, Action.VIEW_APP_INFO, r)]
 
 
 def ownerless_apps(licensed_usernames: Collection[str]) -> list[AppRecord]:

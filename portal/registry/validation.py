@@ -1,8 +1,9 @@
 """Checking what callers ask the registry to store, field by field.
 
 Every value is checked and normalised before anything is written, so a request with one
-bad field changes nothing. Shape errors (not an object, unknown field) are 400; a value
-of the wrong type or out of range is 422, with a message saying which field and why.
+bad field changes nothing. Shape errors (not an object, unknown field) are ``Malformed``;
+a value of the wrong type or out of range is ``Invalid``, with a message saying which
+field and why.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from portal.errors import ApiError
-from roles import AccessLevel, normalize_group, normalize_username
+from roles import FIELD_ACTIONS, AccessLevel, normalize_group, normalize_username
+
+from .errors import Invalid, Malformed
 
 __all__ = [
     "EDITABLE_FIELDS",
     "PRINCIPAL_KEYS",
-    "RegistryError",
     "check_access",
     "check_description",
     "check_idle_timeout",
@@ -35,22 +36,9 @@ __all__ = [
     "unsafe_character",
 ]
 
-#: Fields of an app that ``update_app`` accepts (the PATCH body of /api/apps/<slug>).
-EDITABLE_FIELDS = frozenset(
-    {
-        "access",
-        "viewers",
-        "co_owners",
-        "visible_in_portal",
-        "title",
-        "description",
-        "tags",
-        "thumbnail",
-        "workers",
-        "idle_timeout_s",
-        "memory_limit_mb",
-    }
-)
+#: Fields of an app that ``update_app`` accepts (the PATCH body of /api/apps/<slug>):
+#: those that ``roles.FIELD_ACTIONS`` says who may change.
+EDITABLE_FIELDS = frozenset(FIELD_ACTIONS)
 #: Bounds of the process settings (a 2-core laptop to a large host).
 WORKERS = (1, 16)
 IDLE_TIMEOUT_S = (10, 7 * 24 * 3600)
@@ -79,12 +67,8 @@ _INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 _LINE_BREAKS = frozenset("\n\r\t")
 
 
-class RegistryError(ApiError):
-    """A registry operation refused, with the HTTP status the API answers."""
-
-
-def _invalid(field: str, why: str) -> RegistryError:
-    return RegistryError(422, f"{field}: {why}", field=field)
+def _invalid(field: str, why: str) -> Invalid:
+    return Invalid(f"{field}: {why}", field=field)
 
 
 def unsafe_character(text: str, *, multiline: bool = False) -> str | None:
@@ -180,7 +164,7 @@ def check_thumbnail(value: Any) -> str | None:
 
 
 def check_access(value: Any, *, allowed: frozenset[AccessLevel] | None = None) -> AccessLevel:
-    """An access level by name; ``allowed`` is the global policy's set (422 outside it)."""
+    """An access level by name; ``allowed`` is the global policy's set (Invalid outside it)."""
     if not isinstance(value, str) or value.strip().lower() not in AccessLevel._value2member_map_:
         names = ", ".join(level.value for level in AccessLevel)
         raise _invalid("access", f"must be one of {names}")
@@ -247,7 +231,7 @@ def check_principals(field: str, value: Any) -> dict[str, frozenset[str]]:
         raise _invalid(field, 'must be an object like {"users": [...], "groups": [...]}')
     unknown = sorted(set(value) - PRINCIPAL_KEYS)
     if unknown:
-        raise RegistryError(400, f"{field}: unknown keys {unknown}", field=field, unknown=unknown)
+        raise Malformed(f"{field}: unknown keys {unknown}", field=field, unknown=unknown)
     result: dict[str, frozenset[str]] = {}
     for key in ("users", "groups"):
         if key not in value:

@@ -2,18 +2,18 @@
 
 Every write runs in one :func:`portal.audit.transaction`: it locks the app's row (so
 concurrent writes to one app run one after the other, on every database), checks
-everything (permission per field, every value, the global policy), changes the rows,
-bumps the registry version counter and writes its audit event, all in the same commit.
-A refused or failed write changes nothing, and every worker's cache sees a committed
-write on its next read.
+everything (``roles.can_change`` per field, every value, the global policy), changes
+the rows, bumps the registry version counter and writes its audit event, all in the
+same commit. A refused or failed write changes nothing, and every worker's cache sees
+a committed write on its next read.
 
-No network calls here: facts that live in Keycloak (does the new owner hold a seat?)
-are passed in by the caller.
+Refusals are the domain errors of :mod:`portal.registry.errors`. No network calls here:
+facts that live in Keycloak (does the new owner hold a seat?) are the caller's to answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -23,15 +23,15 @@ from sqlalchemy.orm import selectinload
 from portal import audit
 from portal.extensions import db
 from portal.identity import User
-from roles import AccessLevel, Action, can
+from roles import SEAT, AccessLevel, Action, can, can_change
 
+from .errors import Conflict, Forbidden, Malformed, NotFound
 from .models import App, AppGrant, GrantRelation, PrincipalType, utcnow
 from .policy import current_policy
 from .records import AppRecord
-from .store import app_target, build_records, bump_version
+from .store import app_target, build_records, bump_version, get_app
 from .validation import (
     EDITABLE_FIELDS,
-    RegistryError,
     check_access,
     check_description,
     check_idle_timeout,
@@ -48,20 +48,6 @@ from .validation import (
 
 __all__ = ["initialize_app", "insert_app", "transfer_owner", "update_app"]
 
-#: Which per-app permission (roles.can) each editable field needs.
-_FIELD_ACTIONS: dict[str, Action] = {
-    "access": Action.CONFIGURE_VIEWER_ACCESS,
-    "viewers": Action.CONFIGURE_VIEWER_ACCESS,
-    "co_owners": Action.ADD_CO_OWNERS,
-    "visible_in_portal": Action.EDIT_PORTAL_SETTINGS,
-    "title": Action.EDIT_PORTAL_SETTINGS,
-    "description": Action.EDIT_PORTAL_SETTINGS,
-    "tags": Action.EDIT_PORTAL_SETTINGS,
-    "thumbnail": Action.EDIT_PORTAL_SETTINGS,
-    "workers": Action.OPERATE_APP,
-    "idle_timeout_s": Action.OPERATE_APP,
-    "memory_limit_mb": Action.SET_MEMORY_LIMIT,
-}
 _PRINCIPAL_FIELDS = {"viewers": GrantRelation.VIEWER, "co_owners": GrantRelation.CO_OWNER}
 _CHECKERS = {
     "title": check_title,
@@ -89,7 +75,7 @@ def _locked_app(slug: str) -> App:
     query = select(App).where(App.slug == slug).options(selectinload(App.grants))
     app = db.session.execute(audit.lock_rows(query)).scalar_one_or_none()
     if app is None:
-        raise RegistryError(404, f"No app {slug!r}.")
+        raise NotFound(f"No app {slug!r}.")
     return app
 
 
@@ -131,22 +117,23 @@ def _proposed(record: AppRecord, checked: Mapping[str, Any]) -> AppRecord:
 def update_app(slug: str, changes: Mapping[str, Any], *, actor: User) -> AppRecord:
     """Change an app's settings (the PATCH of /api/apps/<slug>); all fields or none.
 
-    400: ``changes`` is not an object or names unknown fields; 404: no such app; 403:
-    ``actor`` lacks the per-field permission; 422: a bad value (message names the field).
+    In this order: NotFound (no such app), Forbidden (``actor`` does not manage it),
+    Malformed (``changes`` is not an object or names unknown fields), Forbidden (a field
+    ``actor`` may not change), Invalid (a bad value; the message names the field).
     """
-    if not isinstance(changes, Mapping):
-        raise RegistryError(400, "The body must be a JSON object.")
-    unknown = sorted(set(changes) - EDITABLE_FIELDS)
-    if unknown:
-        raise RegistryError(400, f"Unknown fields: {', '.join(unknown)}.", unknown=unknown)
     with audit.transaction():
         app = _locked_app(slug)
         current = _record_of(app)
         if not can(actor, Action.VIEW_APP_INFO, current):
-            raise RegistryError(403, f"Only the owner, co-owners and admins manage {slug!r}.")
+            raise Forbidden(f"Only the owner, co-owners and admins manage {slug!r}.")
+        if not isinstance(changes, Mapping):
+            raise Malformed("The body must be a JSON object.")
+        unknown = sorted(set(changes) - EDITABLE_FIELDS)
+        if unknown:
+            raise Malformed(f"Unknown fields: {', '.join(unknown)}.", unknown=unknown)
         for field in changes:
-            if not can(actor, _FIELD_ACTIONS[field], current):
-                raise RegistryError(403, f"You may not change {field} of {slug!r}.")
+            if not can_change(actor, field, current):
+                raise Forbidden(f"You may not change {field} of {slug!r}.")
         checked = _checked_changes(changes, current_policy().allowed_access_levels)
         proposed = _proposed(current, checked)
         changed = [f for f in checked if _state(current, [f]) != _state(proposed, [f])]
@@ -178,22 +165,26 @@ def update_app(slug: str, changes: Mapping[str, Any], *, actor: User) -> AppReco
 
 
 def transfer_owner(
-    slug: str, new_owner: str, *, actor: User, new_owner_is_licensed: bool
+    slug: str, new_owner: str, *, actor: User, holds_seat: Callable[[str], bool]
 ) -> AppRecord:
-    """Give an app a new owner (admin only). 409 when the new owner holds no seat.
+    """Give an app a new owner (admin only); Conflict when the new owner holds no seat.
 
-    Whether ``new_owner`` holds ``licensed_user`` is the caller's to find out (Keycloak).
-    The new owner stops being a co-owner by name; the old owner keeps nothing.
+    In this order: Forbidden, Invalid (the name), NotFound, then ``holds_seat(name)``, the
+    caller's question to Keycloak (asked only for an admin's transfer of an existing app,
+    and outside the row lock), then Conflict. The new owner stops being a co-owner by
+    name; the old owner keeps nothing.
     """
     if not can(actor, Action.TRANSFER_APPS):
-        raise RegistryError(403, "Only admins transfer apps.")
+        raise Forbidden("Only admins transfer apps.")
     name = check_username(new_owner, field="owner")
+    if get_app(slug) is None:
+        raise NotFound(f"No app {slug!r}.")
+    licensed = holds_seat(name)
     with audit.transaction():
         app = _locked_app(slug)
-        if not new_owner_is_licensed:
-            raise RegistryError(
-                409,
-                f"{name} has no licensed_user seat; only licensed users can own apps.",
+        if not licensed:
+            raise Conflict(
+                f"{name} has no {SEAT} seat; only licensed users can own apps.",
                 reason="not_licensed",
             )
         before = _record_of(app)
@@ -239,7 +230,7 @@ def insert_app(
     slug = check_slug(slug)
     with audit.transaction():
         if db.session.execute(select(App.id).where(App.slug == slug)).first() is not None:
-            raise RegistryError(409, f"An app {slug!r} is already registered.")
+            raise Conflict(f"An app {slug!r} is already registered.")
         now = utcnow()
         app = App(
             slug=slug,
@@ -278,12 +269,12 @@ def initialize_app(
 ) -> AppRecord:
     """A licensed user registers a new app (to deploy bundles to) and becomes its owner.
 
-    403 without ``licensed_user``; 409 when the slug is taken; 422 for bad values. As in
-    Dash Enterprise, a new app is Restricted and not visible in the portal until its
-    owner says otherwise.
+    Forbidden unless ``owner`` may initialize apps; Conflict when the slug is taken;
+    Invalid for bad values. As in Dash Enterprise, a new app is Restricted and not
+    visible in the portal until its owner says otherwise.
     """
     if not can(owner, Action.INITIALIZE_APP):
-        raise RegistryError(403, "Only licensed users create apps.")
+        raise Forbidden("Only licensed users create apps.")
     return insert_app(
         slug,
         actor=owner.username,

@@ -363,7 +363,9 @@ def test_seats_within_and_over_the_licence(app: Flask, directory: FakeDirectory)
 def transfer_back(app: Flask, **owners: str) -> None:
     with app.app_context():
         for slug, owner in owners.items():
-            registry.transfer_owner(slug, owner, actor=USERS["admin"], new_owner_is_licensed=True)
+            registry.transfer_owner(
+                slug, owner, actor=USERS["admin"], holds_seat=lambda _name: True
+            )
 
 
 def test_ownerless_app_is_flagged_and_transferred(app: Flask, directory: FakeDirectory) -> None:

@@ -15,7 +15,14 @@ from sqlalchemy import func, inspect, select, text
 
 from portal import audit, create_app, registry
 from portal.extensions import db
-from portal.registry import RegistryError
+from portal.registry import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    RegistryError,
+)
 from portal.registry.database import UNMANAGED_TABLES, alembic_config
 from portal.registry.models import App, AppView, AuditEvent, utcnow
 from roles import AccessLevel
@@ -203,47 +210,47 @@ def test_update_replaces_only_the_given_list(ctx: Flask) -> None:
 
 
 @pytest.mark.parametrize(
-    ("changes", "status"),
+    ("changes", "kind"),
     [
-        (["title"], 400),
-        ("title=x", 400),
-        ({"owner": "bob"}, 400),  # ownership moves only through transfer_owner
-        ({"slug": "other"}, 400),
-        ({"viewers": {"users": [], "admins": []}}, 400),
-        ({"title": ""}, 422),
-        ({"title": "   "}, 422),
-        ({"title": 7}, 422),
-        ({"title": "x" * 121}, 422),
-        ({"description": 5}, 422),
-        ({"access": "public"}, 422),
-        ({"access": 1}, 422),
-        ({"visible_in_portal": "yes"}, 422),
-        ({"visible_in_portal": 1}, 422),
-        ({"tags": "sales"}, 422),
-        ({"tags": [1]}, 422),
-        ({"tags": [""]}, 422),
-        ({"tags": [f"t{i}" for i in range(21)]}, 422),
-        ({"viewers": []}, 422),
-        ({"viewers": {"users": "bob"}}, 422),
-        ({"viewers": {"users": ["bad name"]}}, 422),
-        ({"viewers": {"users": [""]}}, 422),
-        ({"viewers": {"groups": ["/"]}}, 422),
-        ({"viewers": {"groups": [None]}}, 422),
-        ({"co_owners": {"users": [None]}}, 422),
-        ({"thumbnail": "javascript:alert(1)"}, 422),
-        ({"thumbnail": "//evil.example/x.png"}, 422),
+        (["title"], Malformed),
+        ("title=x", Malformed),
+        ({"owner": "bob"}, Malformed),  # ownership moves only through transfer_owner
+        ({"slug": "other"}, Malformed),
+        ({"viewers": {"users": [], "admins": []}}, Malformed),
+        ({"title": ""}, Invalid),
+        ({"title": "   "}, Invalid),
+        ({"title": 7}, Invalid),
+        ({"title": "x" * 121}, Invalid),
+        ({"description": 5}, Invalid),
+        ({"access": "public"}, Invalid),
+        ({"access": 1}, Invalid),
+        ({"visible_in_portal": "yes"}, Invalid),
+        ({"visible_in_portal": 1}, Invalid),
+        ({"tags": "sales"}, Invalid),
+        ({"tags": [1]}, Invalid),
+        ({"tags": [""]}, Invalid),
+        ({"tags": [f"t{i}" for i in range(21)]}, Invalid),
+        ({"viewers": []}, Invalid),
+        ({"viewers": {"users": "bob"}}, Invalid),
+        ({"viewers": {"users": ["bad name"]}}, Invalid),
+        ({"viewers": {"users": [""]}}, Invalid),
+        ({"viewers": {"groups": ["/"]}}, Invalid),
+        ({"viewers": {"groups": [None]}}, Invalid),
+        ({"co_owners": {"users": [None]}}, Invalid),
+        ({"thumbnail": "javascript:alert(1)"}, Invalid),
+        ({"thumbnail": "//evil.example/x.png"}, Invalid),
         # Only images the platform hosts (uploads): no outside URL, no other local path.
-        ({"thumbnail": "https://evil.example/pixel.png"}, 422),
-        ({"thumbnail": "/\\evil.example/x.png"}, 422),
-        ({"thumbnail": "/static/sales.png"}, 422),
-        ({"thumbnail": "/thumbnails/../secret_key"}, 422),
-        ({"thumbnail": "/thumbnails/" + "ab" * 32 + ".svg"}, 422),
+        ({"thumbnail": "https://evil.example/pixel.png"}, Invalid),
+        ({"thumbnail": "/\\evil.example/x.png"}, Invalid),
+        ({"thumbnail": "/static/sales.png"}, Invalid),
+        ({"thumbnail": "/thumbnails/../secret_key"}, Invalid),
+        ({"thumbnail": "/thumbnails/" + "ab" * 32 + ".svg"}, Invalid),
     ],
 )
-def test_update_rejects(ctx: Flask, changes: object, status: int) -> None:
+def test_update_rejects(ctx: Flask, changes: object, kind: type[RegistryError]) -> None:
     with pytest.raises(RegistryError) as refused:
         registry.update_app("sales", changes, actor=ALICE)  # type: ignore[arg-type]
-    assert refused.value.status == status
+    assert type(refused.value) is kind
     assert refused.value.message
 
 
@@ -296,7 +303,7 @@ def test_text_with_control_bidi_or_invisible_characters_is_refused(
     before = registry.get_app("sales")
     with pytest.raises(RegistryError) as refused:
         registry.update_app("sales", {field: _hide(value, char)}, actor=ADMIN)
-    assert refused.value.status == 422
+    assert isinstance(refused.value, Invalid)
     assert refused.value.message.startswith(field)
     if field in ("title", "description", "tags"):
         assert HIDDEN[char] in refused.value.message
@@ -320,7 +327,7 @@ def test_failed_write_changes_nothing(ctx: Flask) -> None:
     before, version, events = registry.get_app("sales"), registry.registry_version(), audit_count()
     with pytest.raises(RegistryError) as refused:
         registry.update_app("sales", {"title": "New title", "access": "bogus"}, actor=ALICE)
-    assert refused.value.status == 422
+    assert isinstance(refused.value, Invalid)
     assert "access" in refused.value.message
     db.session.expire_all()
     assert registry.get_app("sales") == before
@@ -372,7 +379,7 @@ def test_no_op_update_writes_nothing(ctx: Flask) -> None:
 def test_update_needs_owner_co_owner_or_admin(ctx: Flask, who, changes) -> None:
     with pytest.raises(RegistryError) as refused:
         registry.update_app("sales", changes, actor=who)
-    assert refused.value.status == 403
+    assert isinstance(refused.value, Forbidden)
     assert registry.get_app("sales").title == "Sales"
 
 
@@ -389,15 +396,15 @@ def test_co_owners_and_admins_may_update(ctx: Flask) -> None:
 
 def test_transfer_needs_a_licensed_new_owner(ctx: Flask) -> None:
     with pytest.raises(RegistryError) as refused:
-        registry.transfer_owner("sales", "bob", actor=ADMIN, new_owner_is_licensed=False)
-    assert refused.value.status == 409
+        registry.transfer_owner("sales", "bob", actor=ADMIN, holds_seat=lambda _name: False)
+    assert isinstance(refused.value, Conflict)
     assert refused.value.extra["reason"] == "not_licensed"
     assert registry.get_app("sales").owner == "alice"
 
 
 def test_transfer(ctx: Flask) -> None:
     registry.update_app("sales", {"co_owners": {"users": ["erin", "gina"]}}, actor=ALICE)
-    record = registry.transfer_owner("sales", "Erin", actor=ADMIN, new_owner_is_licensed=True)
+    record = registry.transfer_owner("sales", "Erin", actor=ADMIN, holds_seat=lambda _name: True)
     assert record.owner == "erin"
     assert record.co_owner_users == {"gina"}
     [event] = audit.recent(1, target="app:sales")
@@ -408,18 +415,20 @@ def test_transfer(ctx: Flask) -> None:
 
 
 @pytest.mark.parametrize(
-    ("slug", "owner", "actor", "status"),
+    ("slug", "owner", "actor", "kind"),
     [
-        ("sales", "erin", ALICE, 403),
-        ("nope", "erin", ADMIN, 404),
-        ("sales", "bad name", ADMIN, 422),
-        ("sales", 5, ADMIN, 422),
+        ("sales", "erin", ALICE, Forbidden),
+        ("nope", "erin", ADMIN, NotFound),
+        ("sales", "bad name", ADMIN, Invalid),
+        ("sales", 5, ADMIN, Invalid),
     ],
 )
-def test_transfer_refusals(ctx: Flask, slug, owner, actor, status) -> None:
+def test_transfer_refusals(ctx: Flask, slug, owner, actor, kind) -> None:
+    asked: list[str] = []
     with pytest.raises(RegistryError) as refused:
-        registry.transfer_owner(slug, owner, actor=actor, new_owner_is_licensed=True)
-    assert refused.value.status == status
+        registry.transfer_owner(slug, owner, actor=actor, holds_seat=asked.append)
+    assert type(refused.value) is kind
+    assert asked == []  # refused before asking Keycloak about the new owner's seat
 
 
 def test_initialize_app(ctx: Flask) -> None:
@@ -432,15 +441,15 @@ def test_initialize_app(ctx: Flask) -> None:
         False,  # as in Dash Enterprise: hidden until its owner says otherwise
     )
     assert audit.recent(1)[0]["action"] == "app.initialize"
-    for slug, who, status in [
-        ("reports", gina, 409),
-        ("reports2", BOB, 403),
-        ("reports2", DEMO_USERS["root"], 403),  # admin without a seat
-        ("Bad Slug", gina, 422),
+    for slug, who, kind in [
+        ("reports", gina, Conflict),
+        ("reports2", BOB, Forbidden),
+        ("reports2", DEMO_USERS["root"], Forbidden),  # admin without a seat
+        ("Bad Slug", gina, Invalid),
     ]:
         with pytest.raises(RegistryError) as refused:
             registry.initialize_app(slug, owner=who)
-        assert refused.value.status == status, slug
+        assert type(refused.value) is kind, slug
 
 
 # --- policy -------------------------------------------------------------------------------
@@ -456,7 +465,7 @@ def test_policy_forbids_unauthenticated(ctx: Flask) -> None:
     assert actions == ["policy.update", "app.access_narrowed_by_policy"]
     with pytest.raises(RegistryError) as refused:
         registry.update_app("hello", {"access": "unauthenticated"}, actor=ADMIN)
-    assert refused.value.status == 422
+    assert isinstance(refused.value, Invalid)
     assert "policy" in refused.value.message
     with pytest.raises(RegistryError):
         registry.initialize_app("open", owner=DEMO_USERS["gina"], access="unauthenticated")
@@ -464,18 +473,18 @@ def test_policy_forbids_unauthenticated(ctx: Flask) -> None:
 
 
 @pytest.mark.parametrize(
-    ("levels", "actor", "status"),
+    ("levels", "actor", "kind"),
     [
-        (["authenticated"], ADMIN, 422),  # restricted must stay allowed
-        (["restricted", "secret"], ADMIN, 422),
-        ("restricted", ADMIN, 422),
-        (["restricted"], ALICE, 403),
+        (["authenticated"], ADMIN, Invalid),  # restricted must stay allowed
+        (["restricted", "secret"], ADMIN, Invalid),
+        ("restricted", ADMIN, Invalid),
+        (["restricted"], ALICE, Forbidden),
     ],
 )
-def test_policy_refusals(ctx: Flask, levels, actor, status) -> None:
+def test_policy_refusals(ctx: Flask, levels, actor, kind) -> None:
     with pytest.raises(RegistryError) as refused:
         registry.set_policy(allowed_access_levels=levels, actor=actor)
-    assert refused.value.status == status
+    assert type(refused.value) is kind
     assert registry.get_policy().allowed_access_levels == set(AccessLevel)
 
 
