@@ -23,11 +23,11 @@ from flask import Blueprint, Response, render_template, request
 from portal import registry
 from portal.auth.csrf import SAFE_METHODS, session_csrf_token
 from portal.auth.decorators import anonymous_answer
-from portal.deploys import current_hosting
 from portal.deploys.operations import wake
 from portal.errors import ApiError
 from portal.identity import User, current_user
 from portal.registry import AppRecord
+from portal.services import services
 from roles import can_view
 
 __all__ = ["Decision", "bp", "decide", "identity_headers"]
@@ -133,7 +133,7 @@ def _mark_used(slug: str) -> None:
     now = time.monotonic()
     if now - _last_marked.get(slug, 0.0) >= 1.0:
         _last_marked[slug] = now
-        current_hosting().idle.touch(slug)
+        services().hosting.idle.touch(slug)
 
 
 @bp.get("/_frontdoor/auth")

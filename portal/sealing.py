@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from portal.settings import current_settings
+from portal.services import services
 
 __all__ = ["APP_ENV", "PENDING_SIGN_IN", "SESSION_TOKENS", "seal", "unseal"]
 
@@ -36,14 +36,14 @@ def _fernet(secret_key: str, purpose: bytes) -> Fernet:
 
 def seal(purpose: bytes, value: str) -> str:
     """``value`` encrypted and authenticated for ``purpose`` (needs an app context)."""
-    return _fernet(current_settings().secret_key, purpose).encrypt(value.encode()).decode()
+    return _fernet(services().settings.secret_key, purpose).encrypt(value.encode()).decode()
 
 
 def unseal(purpose: bytes, sealed: str, *, max_age: int | None = None) -> str | None:
     """The value ``seal`` was given, or None: tampered, sealed under another secret key or
     for another purpose, not sealed at all, or older than ``max_age`` seconds."""
     try:
-        value = _fernet(current_settings().secret_key, purpose).decrypt(sealed, ttl=max_age)
+        value = _fernet(services().settings.secret_key, purpose).decrypt(sealed, ttl=max_age)
     except (InvalidToken, TypeError, ValueError):
         return None
     return value.decode()

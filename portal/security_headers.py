@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response
 
-from portal.settings import Settings, current_settings
+from portal.services import services
+from portal.settings import Settings
 
 __all__ = ["content_security_policy", "init_app"]
 
@@ -57,7 +58,7 @@ def _add_headers(response: Response) -> Response:
     headers = response.headers
     for name, value in FIXED_HEADERS.items():
         headers.setdefault(name, value)
-    headers.setdefault("Content-Security-Policy", content_security_policy(current_settings()))
+    headers.setdefault("Content-Security-Policy", content_security_policy(services().settings))
     if "Cache-Control" not in headers:
         headers["Cache-Control"] = "no-store"
     return response

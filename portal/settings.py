@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 # Importing portal.settings imports the portal package, which imports Flask anyway.
-from portal.services import services
 
-__all__ = ["Settings", "SettingsError", "current_settings", "parse_flag", "setting"]
+__all__ = ["Settings", "SettingsError", "parse_flag", "setting"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -199,8 +198,3 @@ def _type_name(annotation: Any) -> str:
     if isinstance(annotation, type):
         return annotation.__name__
     return str(annotation).replace("pathlib.", "").replace("NoneType", "None")
-
-
-def current_settings() -> Settings:
-    """The settings of the app handling the current request (or app context)."""
-    return services().settings

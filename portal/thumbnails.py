@@ -25,7 +25,7 @@ from portal import registry
 from portal.errors import ApiError
 from portal.identity import User
 from portal.registry import AppRecord
-from portal.settings import current_settings
+from portal.services import services
 from roles import can_change
 
 __all__ = ["MAX_BYTES", "MAX_SIDE", "ThumbnailError", "bp", "set_thumbnail", "store_image"]
@@ -68,7 +68,7 @@ def _extension_of(data: bytes) -> str:
 
 
 def _folder() -> Path:
-    return current_settings().data_dir / "thumbnails"
+    return services().settings.data_dir / "thumbnails"
 
 
 def store_image(data: bytes) -> str:

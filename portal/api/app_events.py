@@ -17,7 +17,7 @@ from portal.api import json_object
 from portal.deploys.app_tokens import slug_of_token
 from portal.errors import ApiError
 from portal.registry.validation import unsafe_character
-from portal.settings import current_settings
+from portal.services import services
 
 __all__ = ["bp"]
 
@@ -43,7 +43,7 @@ def _text(body: dict, name: str, limit: int = 255) -> str:
 def record_event() -> Response:
     """Add one audit event reported by the app the token names."""
     token = request.headers.get("X-Platform-App-Token", "")
-    slug = slug_of_token(current_settings().secret_key, token) if token else None
+    slug = slug_of_token(services().settings.secret_key, token) if token else None
     if slug is None:
         raise ApiError(401, "An app token (X-Platform-App-Token) is required.")
     body = json_object()

@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from portal import registry
 from portal.api import answer, json_object, signed_in
-from portal.deploys import current_hosting
 from portal.deploys.models import Deployment
 from portal.deploys.operations import create_app as create_hosted_app
 from portal.deploys.pipeline import DeployError, create_deployment, submit
@@ -28,6 +27,7 @@ from portal.extensions import db
 from portal.identity import User
 from portal.registry import AppRecord
 from portal.registry.models import App
+from portal.services import services
 from roles import Action, can
 
 from .apps import settings_json
@@ -133,7 +133,7 @@ def deployment_log(slug: str, deployment_id: int) -> Response:
     """The build log of one deployment, as text."""
     _managed_app(slug)
     _deployment(slug, deployment_id)
-    path = current_hosting().paths.build_log(slug, deployment_id)
+    path = services().hosting.paths.build_log(slug, deployment_id)
     text = path.read_text(errors="replace") if path.exists() else ""
     response = Response(text, mimetype="text/plain")
     response.headers["Cache-Control"] = "no-store"

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Request, Response
 
 from portal.sealing import PENDING_SIGN_IN, seal, unseal
-from portal.settings import current_settings
+from portal.services import services
 
 __all__ = ["COOKIE_NAME", "MAX_AGE", "forget", "recall", "remember"]
 
@@ -34,7 +34,7 @@ def remember(response: Response, pending: dict[str, Any]) -> None:
         seal(PENDING_SIGN_IN, json.dumps(pending, separators=(",", ":"))),
         max_age=MAX_AGE,
         path=CALLBACK_PATH,
-        secure=current_settings().secure_cookies,
+        secure=services().settings.secure_cookies,
         httponly=True,
         # Keycloak's redirect back is a top-level navigation: Lax cookies go with it.
         samesite="Lax",
@@ -56,7 +56,7 @@ def forget(response: Response) -> Response:
     response.delete_cookie(
         COOKIE_NAME,
         path=CALLBACK_PATH,
-        secure=current_settings().secure_cookies,
+        secure=services().settings.secure_cookies,
         httponly=True,
         samesite="Lax",
     )

@@ -22,14 +22,13 @@ from sqlalchemy import delete, select
 
 from portal.auth import revocation
 from portal.auth.models import LoginRecord
-from portal.auth.provider import Provider, ProviderUnavailable, SignInError, TokenSet
+from portal.auth.provider import ProviderUnavailable, SignInError, TokenSet
 from portal.auth.tokens import TokenError
 from portal.errors import ApiError
 from portal.extensions import db
 from portal.identity import User
 from portal.sealing import SESSION_TOKENS, seal, unseal
 from portal.services import services
-from portal.settings import current_settings
 
 __all__ = [
     "begin_session",
@@ -43,11 +42,6 @@ log = logging.getLogger(__name__)
 AUTH_KEY = "auth"
 #: After a failed refresh because Keycloak is unreachable, wait before trying again.
 RETRY_AFTER_UNREACHABLE = 30.0
-
-
-def current_provider() -> Provider:
-    """The app's Keycloak client (``init_app`` puts it in the app's extensions)."""
-    return services().provider
 
 
 def _store_id(sid: str) -> str:
@@ -146,7 +140,7 @@ def _refresh(auth: dict[str, Any]) -> User | None:
     if not refresh_token or (refresh_expires_at and refresh_expires_at <= now):
         return None
     try:
-        tokens = current_provider().refresh(
+        tokens = services().provider.refresh(
             refresh_token=refresh_token, id_token=_token(auth, "id_token")
         )
     except ProviderUnavailable:
@@ -212,7 +206,7 @@ def _bearer_identity(header: str) -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "Authorization header must be 'Bearer <access token>'.")
     try:
-        return current_provider().verify_bearer(token.strip(), not_before=revocation.not_before)
+        return services().provider.verify_bearer(token.strip(), not_before=revocation.not_before)
     except TokenError as error:
         raise ApiError(401, f"Bearer token refused: {error}") from error
     except ValueError as error:  # claims that cannot describe a user
@@ -228,7 +222,7 @@ def load_identity(req: Request, ctx_g: _AppCtxGlobals) -> None:
         ctx_g.user = _bearer_identity(header)
         ctx_g.auth_via = "bearer"
         return
-    settings = current_settings()
+    settings = services().settings
     auth = session.get(AUTH_KEY)
     user = _session_identity(auth, settings.refresh_leeway_seconds)
     if user is not None:

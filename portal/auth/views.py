@@ -25,7 +25,6 @@ from portal.auth.provider import ProviderUnavailable, SignInError
 from portal.auth.redirects import safe_next
 from portal.auth.sessions import (
     begin_session,
-    current_provider,
     end_current_session,
     end_sessions,
 )
@@ -33,7 +32,6 @@ from portal.auth.tokens import TokenError
 from portal.errors import ApiError
 from portal.identity import current_user
 from portal.services import services
-from portal.settings import current_settings
 
 __all__ = ["bp"]
 
@@ -72,11 +70,11 @@ def _public_url(endpoint: str, **values: str) -> str:
     Never from the request's ``Host`` (or an ``X-Forwarded-*`` header, which the portal
     does not read): a client must not choose where Keycloak sends the code.
     """
-    return current_settings().public_url.rstrip("/") + url_for(endpoint, **values)
+    return services().settings.public_url.rstrip("/") + url_for(endpoint, **values)
 
 
 def _on_public_host() -> bool:
-    public = urlsplit(current_settings().public_url)
+    public = urlsplit(services().settings.public_url)
     default_port = {"http": ":80", "https": ":443"}.get(public.scheme, "")
     hosts = (request.host.lower(), public.netloc.lower())
     return len({h.removesuffix(default_port) if default_port else h for h in hosts}) == 1
@@ -97,12 +95,12 @@ def login() -> Response:
             return redirect(_public_url("auth.login", next=target, moved="1"), code=302)
         log.warning(
             "PORTAL_PUBLIC_URL is %s but requests arrive for host %r: does a proxy rewrite Host?",
-            current_settings().public_url,
+            services().settings.public_url,
             request.host,
         )
     redirect_uri = _public_url("auth.callback")
     try:
-        auth_request = current_provider().authorization_request(
+        auth_request = services().provider.authorization_request(
             redirect_uri=redirect_uri, reauthenticate=request.args.get("prompt") == "login"
         )
     except ProviderUnavailable as error:
@@ -144,7 +142,7 @@ def callback() -> Response:
     if not hmac.compare_digest(str(pending["state"]), state):
         raise ApiError(400, "Sign-in could not be completed: the state did not match.")
     try:
-        tokens = current_provider().exchange_code(
+        tokens = services().provider.exchange_code(
             code=code,
             redirect_uri=pending["redirect_uri"],
             code_verifier=pending["code_verifier"],
@@ -183,7 +181,7 @@ def logout() -> Response:
     home = _public_url("home.portal")
     try:
         return redirect(
-            current_provider().end_session_url(id_token=id_token, post_logout_redirect_uri=home),
+            services().provider.end_session_url(id_token=id_token, post_logout_redirect_uri=home),
             code=303,
         )
     except ProviderUnavailable:
@@ -198,7 +196,7 @@ def backchannel_logout() -> Response:
         raise ApiError(400, "logout_token is required")
     client_id = services().settings.client_id
     try:
-        claims = current_provider().verifier.verify_logout_token(token, client_id=client_id)
+        claims = services().provider.verifier.verify_logout_token(token, client_id=client_id)
     except TokenError as error:
         log.warning("back-channel logout token refused: %s", error)
         raise ApiError(400, f"logout token refused: {error}") from error

@@ -30,7 +30,7 @@ from portal.settings import Settings
 
 from .paths import AppPaths
 
-__all__ = ["APPKIT_DIR", "GUNICORN_REQUIREMENT", "Hosting", "current_hosting", "init_app"]
+__all__ = ["APPKIT_DIR", "GUNICORN_REQUIREMENT", "Hosting", "init_app"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 #: The app library every app environment gets (published to the find-links folder).
@@ -131,8 +131,3 @@ def init_app(app: Flask) -> None:
     """Attach the hosting services; nothing is started here (``flask platform start`` does)."""
     platform = services(app)
     platform.hosting = Hosting.from_settings(platform.settings)
-
-
-def current_hosting() -> Hosting:
-    """The hosting services of the current app."""
-    return services().hosting

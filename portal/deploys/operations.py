@@ -21,8 +21,8 @@ from portal.identity import User
 from portal.registry import AppRecord, app_target, get_app, initialize_app
 from portal.registry.database import file_lock
 from portal.registry.store import bump_version
+from portal.services import services
 
-from . import current_hosting
 from .models import AppEnvVar, Deployment, DeploymentStatus
 from .pipeline import (
     DRAIN_SECONDS,
@@ -57,13 +57,13 @@ def create_app(
     """Register a new app owned by ``owner`` (RegistryError when refused), and give the
     front door its route, so it knows the app before the first deployment serves."""
     record = initialize_app(slug, owner=owner, title=title, description=description)
-    current_hosting().routes.publish(record.slug)
+    services().hosting.routes.publish(record.slug)
     return record
 
 
 def activate(slug: str, deployment_id: int, *, actor: str) -> Deployment:
     """Serve a deployment that was built before (roll back or forward); the old one stops."""
-    hosting = current_hosting()
+    hosting = services().hosting
     app = app_row(slug)
     deployment = db.session.get(Deployment, deployment_id)
     if deployment is None or deployment.app_id != app.id:
@@ -101,7 +101,7 @@ def set_running(slug: str, action: str, *, actor: str) -> str:
     front door says "not running right now" until it does. New environment variables and
     worker counts apply here.
     """
-    hosting = current_hosting()
+    hosting = services().hosting
     app = app_row(slug)
     deployment = active_deployment(app.id)
     if deployment is None:
@@ -129,7 +129,7 @@ def wake(slug: str, *, timeout: float) -> str:
     ``down``: not asleep but not running either (stopped by its owner, a crash loop, never
     deployed): nothing to wake. Waits up to ``timeout`` for it to answer.
     """
-    hosting = current_hosting()
+    hosting = services().hosting
     app = app_row(slug)
     deployment = active_deployment(app.id)
     if deployment is None or app.stopped:
@@ -166,13 +166,13 @@ def _read_tail(path: Path, lines: int) -> tuple[str, int]:
 def tail_log(slug: str, lines: int) -> str:
     """The app's own output, newest last."""
     app_row(slug)
-    return _read_tail(current_hosting().paths.app_log(slug), lines)[0]
+    return _read_tail(services().hosting.paths.app_log(slug), lines)[0]
 
 
 def follow_log(slug: str, lines: int, *, seconds: float = 3600) -> Iterator[str]:
     """The tail, then whatever the app writes next, for up to ``seconds`` (a stream)."""
     app_row(slug)
-    path = current_hosting().paths.app_log(slug)
+    path = services().hosting.paths.app_log(slug)
     text, position = _read_tail(path, lines)
 
     def stream() -> Iterator[str]:
@@ -201,7 +201,7 @@ def follow_log(slug: str, lines: int, *, seconds: float = 3600) -> Iterator[str]
 
 def delete_app(slug: str, *, actor: str) -> None:
     """Stop the app, forget it (the audit log keeps its history), free what only it used."""
-    hosting = current_hosting()
+    hosting = services().hosting
     paths = hosting.paths
     app = app_row(slug)
     record = get_app(slug)

@@ -28,8 +28,9 @@ from portal.hosting.runner import ProcessSpec, StartError
 from portal.registry import app_target
 from portal.registry.database import file_lock
 from portal.registry.models import App, utcnow
+from portal.services import services
 
-from . import current_hosting, env_vars
+from . import env_vars
 from .app_tokens import app_token
 from .models import Deployment, DeploymentStatus
 
@@ -81,7 +82,7 @@ def create_deployment(slug: str, bundle: bytes, *, entrypoint: str, actor: str) 
 
     Raises :class:`DeployError` (400/404/413/422) before changing anything.
     """
-    paths = current_hosting().paths
+    paths = services().hosting.paths
     app = app_row(slug)
     try:
         entrypoint = check_entrypoint(entrypoint)
@@ -112,7 +113,7 @@ def create_deployment(slug: str, bundle: bytes, *, entrypoint: str, actor: str) 
 
 def _platform_environment(app: App, entrypoint: str) -> dict[str, str]:
     """The variables the platform gives every process of ``app``."""
-    hosting = current_hosting()
+    hosting = services().hosting
     prefix = f"/apps/{app.slug}/"
     return {
         "DASH_ROUTES_PATHNAME_PREFIX": prefix,
@@ -135,7 +136,7 @@ def system_environment(app: App) -> dict[str, str]:
 
 def spec_for(deployment: Deployment, venv: os.PathLike[str]) -> ProcessSpec:
     """How to run ``deployment`` built into ``venv``."""
-    hosting = current_hosting()
+    hosting = services().hosting
     paths = hosting.paths
     app = db.session.get(App, deployment.app_id)
     slug = app.slug
@@ -172,13 +173,13 @@ def active_deployment(app_id: int) -> Deployment | None:
 
 def switch_to(deployment: Deployment, slug: str) -> list[Deployment]:
     """Point the front door at ``deployment``; returns the deployments it replaced."""
-    paths = current_hosting().paths
+    paths = services().hosting.paths
     link = paths.active_socket(slug)
     staged = link.with_name(f".app.sock.{deployment.id}")
     staged.unlink(missing_ok=True)
     staged.symlink_to(paths.socket(slug, deployment.id).name)
     os.replace(staged, link)
-    current_hosting().routes.publish(slug)
+    services().hosting.routes.publish(slug)
     replaced = list(
         db.session.execute(
             select(Deployment).where(
@@ -197,7 +198,7 @@ def switch_to(deployment: Deployment, slug: str) -> list[Deployment]:
 
 def run_deployment(deployment_id: int) -> str:
     """Build and start one ``building`` deployment; returns its final status."""
-    hosting = current_hosting()
+    hosting = services().hosting
     deployment = db.session.get(Deployment, deployment_id)
     if deployment is None or deployment.status != DeploymentStatus.BUILDING:
         return deployment.status if deployment else "missing"
@@ -256,4 +257,4 @@ def _run_in(app: Flask, deployment_id: int) -> None:
 def submit(deployment_id: int) -> None:
     """Run the deployment in the background (the API answers 202 at once)."""
     app = current_app._get_current_object()
-    current_hosting().executor.submit(_run_in, app, deployment_id)
+    services().hosting.executor.submit(_run_in, app, deployment_id)

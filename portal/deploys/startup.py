@@ -26,8 +26,9 @@ from portal.hosting.bundles import pack_directory
 from portal.hosting.memwatch import WATCHDOG
 from portal.registry import DEFAULT_APPS, seed_default_apps
 from portal.registry.models import App
+from portal.services import services
 
-from . import APPKIT_DIR, ROOT, current_hosting, env_vars
+from . import APPKIT_DIR, ROOT, env_vars
 from .models import Deployment, DeploymentStatus
 from .pipeline import create_deployment, process_name, run_deployment, spec_for
 
@@ -50,7 +51,7 @@ def _source_hash(folder: Path) -> str:
 
 def publish_appkit() -> Path:
     """Build the app library's wheel into the builder's find-links folder, when it changed."""
-    hosting = current_hosting()
+    hosting = services().hosting
     wheels = hosting.paths.wheels
     stamp = wheels / ".source-hash"
     source = _source_hash(APPKIT_DIR)
@@ -80,7 +81,7 @@ def mark_interrupted() -> int:
 
 def ensure_running() -> list[str]:
     """Start the processes of every active deployment that supervisord does not know."""
-    hosting = current_hosting()
+    hosting = services().hosting
     started = []
     active = db.session.execute(
         select(Deployment).where(Deployment.status == DeploymentStatus.ACTIVE)
@@ -132,7 +133,7 @@ def deploy_builtin_apps(say: Callable[[str], None] = print) -> dict[str, str]:
 
 def ensure_watchdog() -> None:
     """The memory watchdog (portal.hosting.memwatch) runs next to the apps, under supervisord."""
-    supervisor = current_hosting().supervisor
+    supervisor = services().hosting.supervisor
     supervisor.add_program(
         WATCHDOG,
         command=[
@@ -140,7 +141,7 @@ def ensure_watchdog() -> None:
             "-m",
             "portal.hosting.memwatch",
             str(supervisor.root),
-            f"--run={current_hosting().paths.run}",
+            f"--run={services().hosting.paths.run}",
         ],
         env={},
         directory=ROOT,
@@ -152,7 +153,7 @@ def ensure_watchdog() -> None:
 def start_command() -> None:
     """Register the demo apps, publish the app library, recover, start active apps, deploy
     the built-in ones. The schema must be current (``flask db upgrade`` runs first)."""
-    hosting = current_hosting()
+    hosting = services().hosting
     if hosting.settings.seed_apps:
         for slug in seed_default_apps():
             click.echo(f"registry: registered {slug}")

@@ -11,8 +11,8 @@ from portal.extensions import db
 from portal.hosting.memwatch import MemoryLimits
 from portal.hosting.restarts import Restarts
 from portal.registry.models import App
+from portal.services import services
 
-from . import current_hosting
 from .models import Deployment, DeploymentStatus
 from .pipeline import process_name
 
@@ -43,11 +43,11 @@ def process_json(slug: str, deployment: Deployment) -> dict[str, Any] | None:
     if deployment.status != DeploymentStatus.ACTIVE:
         return None
     try:
-        state = current_hosting().runner.state(process_name(slug, deployment.id))
+        state = services().hosting.runner.state(process_name(slug, deployment.id))
     except Exception as error:  # the supervisor is a separate process: say so, do not fail
         log.warning("asking the supervisor about %s failed: %s", slug, error)
         return {"state": "UNKNOWN", "crash_loop": False, "description": "supervisor unreachable"}
-    limits = MemoryLimits(current_hosting().supervisor.root)
+    limits = MemoryLimits(services().hosting.supervisor.root)
     return {
         "state": state.statename,
         "crash_loop": state.crash_loop,
@@ -56,7 +56,7 @@ def process_json(slug: str, deployment: Deployment) -> dict[str, Any] | None:
         # The last restart for using more memory than allowed ({"at", "rss", "limit"}).
         "out_of_memory": limits.last_event(process_name(slug, deployment.id)),
         # Processes replaced since it was last started on purpose ({"restarts", "last"}).
-        **Restarts(current_hosting().supervisor.root).of(process_name(slug, deployment.id)),
+        **Restarts(services().hosting.supervisor.root).of(process_name(slug, deployment.id)),
     }
 
 

@@ -14,12 +14,10 @@ from flask import flash, redirect, request
 
 from portal.auth.redirects import safe_next
 from portal.identity import current_user
-from portal.services import services
 from roles import AccessLevel, Action, Role, can
 
 __all__ = [
     "ACCESS_LABELS",
-    "directory",
     "initials",
     "placeholder_class",
     "redirect_back",
@@ -38,11 +36,6 @@ ACCESS_LABELS: dict[AccessLevel, tuple[str, str]] = {
 }
 
 _PLACEHOLDERS = 8  # portal.css defines .ph-0 … .ph-7
-
-
-def directory() -> Any:
-    """The Keycloak directory registered by ``portal.keycloak_admin.init_app``."""
-    return services().directory
 
 
 def placeholder_class(slug: str) -> str:

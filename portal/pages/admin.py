@@ -20,12 +20,12 @@ from portal import audit, registry
 from portal.auth import revocation
 from portal.auth.decorators import requires
 from portal.auth.sessions import end_sessions
-from portal.deploys import current_hosting
 from portal.identity import current_user
 from portal.keycloak_admin import DirectoryError
-from portal.pages import directory, redirect_back
+from portal.pages import redirect_back
 from portal.pages.charts import daily_chart
 from portal.registry import RegistryError
+from portal.services import services
 from roles import SEAT, AccessLevel, Action, holds_seat, normalize_username
 
 __all__ = ["bp", "seat_summary"]
@@ -67,13 +67,12 @@ def _render(template: str, page: str, **context: Any) -> str:
 @requires(Action.VIEW_LICENSE_SEATS)
 def overview() -> str:
     """Seats, a health line for Keycloak, counts, and links into the Keycloak console."""
-    from portal.settings import current_settings
 
-    settings = current_settings()
-    licensed, notice = _ask(lambda: directory().licensed_usernames())
+    settings = services().settings
+    licensed, notice = _ask(lambda: services().directory.licensed_usernames())
     apps = registry.list_apps()
     ownerless = registry.ownerless_apps(licensed) if licensed is not None else None
-    d = directory()
+    d = services().directory
     console = {
         "Users": d.console_home("users"),
         "Groups": d.console_home("groups"),
@@ -90,8 +89,8 @@ def overview() -> str:
         ownerless=ownerless,
         console=console,
         settings=settings.public(),
-        isolation=current_hosting().isolation,
-        memory_enforcement=current_hosting().memory_enforcement,
+        isolation=services().hosting.isolation,
+        memory_enforcement=services().hosting.memory_enforcement,
     )
 
 
@@ -99,8 +98,8 @@ def overview() -> str:
 @requires(Action.VIEW_USERS_AND_ACTIVITY)
 def users() -> str:
     """Every user with effective roles, groups and last sign-in."""
-    people, notice = _ask(lambda: directory().users_with_roles_and_groups())
-    events, _ = _ask(lambda: directory().login_events(ACTIVITY_DAYS))
+    people, notice = _ask(lambda: services().directory.users_with_roles_and_groups())
+    events, _ = _ask(lambda: services().directory.login_events(ACTIVITY_DAYS))
     last: dict[str, datetime] = {}
     for event in events or ():
         if event.username and event.username not in last:  # newest first
@@ -119,7 +118,7 @@ def users() -> str:
         notice=notice,
         last=last,
         query=query,
-        console_url=lambda user_id: directory().console_url(user_id=user_id),
+        console_url=lambda user_id: services().directory.console_url(user_id=user_id),
     )
 
 
@@ -135,7 +134,7 @@ def sign_out(username: str) -> Any:
     """
     name = normalize_username(username)
     try:
-        sub = directory().user_id(name)
+        sub = services().directory.user_id(name)
     except DirectoryError as error:
         return redirect_back(url_for("admin.users"), f"Could not sign {name} out: {error}", "error")
     revocation.revoke(sub)
@@ -156,7 +155,7 @@ def _window(days: int) -> list[date]:
 def activity() -> str:
     """Sign-ins (Keycloak's LOGIN events) and app views per day, and the busiest apps."""
     days = _window(ACTIVITY_DAYS)
-    events, notice = _ask(lambda: directory().login_events(ACTIVITY_DAYS))
+    events, notice = _ask(lambda: services().directory.login_events(ACTIVITY_DAYS))
     logins = Counter(event.time.date() for event in events or ())
     views: Counter[date] = Counter()
     per_app = []
@@ -189,7 +188,7 @@ def activity() -> str:
 @requires(Action.TRANSFER_APPS)
 def apps() -> str:
     """Every app with its owner; ownerless ones flagged, with single and bulk transfer."""
-    people, notice = _ask(lambda: directory().users_with_roles_and_groups())
+    people, notice = _ask(lambda: services().directory.users_with_roles_and_groups())
     apps = registry.list_apps()
     known = {u.username for u in people or ()}
     licensed = sorted(u.username for u in people or () if holds_seat(u))
@@ -223,7 +222,7 @@ def transfer() -> Any:
     new_owner = normalize_username(request.form.get("new_owner", ""))
     if not slugs or not new_owner:
         return redirect_back(back, "Pick at least one app and a new owner.", "error")
-    licensed, notice = _ask(lambda: directory().is_licensed(new_owner))
+    licensed, notice = _ask(lambda: services().directory.is_licensed(new_owner))
     if licensed is None:
         return redirect_back(back, f"Cannot check {new_owner}'s seat: {notice}", "error")
     moved, failed = [], []

@@ -20,10 +20,11 @@ from portal.deploys.status import deployments_of, describe
 from portal.errors import ApiError
 from portal.identity import current_user
 from portal.keycloak_admin import DirectoryError
-from portal.pages import ACCESS_LABELS, directory, redirect_back
+from portal.pages import ACCESS_LABELS, redirect_back
 from portal.pages.charts import daily_chart
 from portal.pages.operate_view import operating_view
 from portal.registry import AppRecord, RegistryError
+from portal.services import services
 from portal.thumbnails import MAX_BYTES, ThumbnailError, set_thumbnail
 from roles import FIELD_ACTIONS, Action, can, can_change
 
@@ -141,9 +142,9 @@ def suggest() -> Any:
         return jsonify({"error": "kind must be user or group", "suggestions": []}), 400
     try:
         found = (
-            directory().suggest_users(query)
+            services().directory.suggest_users(query)
             if kind == "user"
-            else directory().suggest_groups(query)
+            else services().directory.suggest_groups(query)
         )
     except DirectoryError as error:
         # The picker still accepts typed names; it just cannot suggest any now.
@@ -159,7 +160,7 @@ def unknown_grants(app: AppRecord) -> dict[str, Any]:
     grants nobody, and a name registered later would get the access.
     """
     try:
-        users, groups = directory().unknown_principals(
+        users, groups = services().directory.unknown_principals(
             app.viewer_users | app.co_owner_users, app.viewer_groups | app.co_owner_groups
         )
     except DirectoryError as error:

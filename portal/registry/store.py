@@ -47,17 +47,13 @@ def app_target(slug: str) -> str:
 # --- reading ----------------------------------------------------------------------------
 
 
-def _cache() -> RegistryCache:
-    return services().registry
-
-
 def registry_version() -> int:
     """The registry's change counter, the guard's per-request cost.
 
     On one host (``Settings.host_cache``) it is the shared in-memory counter that every
     registry commit advances; otherwise one primary-key read of ``registry_state``.
     """
-    return _version(_cache())
+    return _version(services().registry)
 
 
 def _version(cache: RegistryCache) -> int:
@@ -137,7 +133,7 @@ def _load_all() -> list[AppRecord]:
 
 def bump_version() -> None:
     """Count a registry change; call inside the write's transaction."""
-    generation = _cache().generation
+    generation = services().registry.generation
     if generation is not None:
         after_commit(db.session(), generation.advance)
     done = db.session.execute(
@@ -149,18 +145,18 @@ def bump_version() -> None:
 
 def get_app(slug: str) -> AppRecord | None:
     """The app at ``/apps/<slug>/``, or ``None``. The guard's hot path: cached per process."""
-    cache = _cache()
+    cache = services().registry
     return cache.get(slug, _version(cache), _load_one)
 
 
 def list_apps() -> list[AppRecord]:
     """Every registered app, in portal order (title, then slug)."""
-    return list(_cache().listing(registry_version(), _load_all).records)
+    return list(services().registry.listing(registry_version(), _load_all).records)
 
 
 def apps_visible_to(user: Principal | None) -> list[AppRecord]:
     """The portal's list: apps shown in the portal that ``user`` (``None``: anonymous) may open."""
-    listing = _cache().listing(registry_version(), _load_all)
+    listing = services().registry.listing(registry_version(), _load_all)
     return [
         r for r in listing.viewable_candidates(user) if r.visible_in_portal and can_view(user, r)
     ]
@@ -172,7 +168,7 @@ def apps_managed_by(user: Principal) -> list[AppRecord]:
     That is every app when the user's roles alone allow it (admins), else the apps they
     own or co-own with a seat.
     """
-    listing = _cache().listing(registry_version(), _load_all)
+    listing = services().registry.listing(registry_version(), _load_all)
     if can(user, Action.VIEW_APP_INFO):
         return list(listing.records)
     return [r for r in listing.managed_candidates(user) if can(user, Action.VIEW_APP_INFO, r)]

@@ -12,7 +12,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.api import deployments as deployments_api
-from portal.deploys import current_hosting
 from portal.services import services
 from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
 
@@ -108,7 +107,7 @@ def test_a_good_bundle_is_accepted_and_built_in_the_background(app, client) -> N
     assert app.extensions["test_submitted"] == [answer.json["id"]]
     assert [d["id"] for d in listed(client)] == [answer.json["id"]]
     with app.app_context():
-        bundle_dir = current_hosting().paths.bundle("hello", answer.json["id"])
+        bundle_dir = services().hosting.paths.bundle("hello", answer.json["id"])
     assert (bundle_dir / "app.py").exists()
     # Apps live below the data folder the settings were given, never the checkout's var/.
     assert bundle_dir.is_relative_to(services(app).settings.data_dir)
@@ -156,7 +155,7 @@ def test_bad_bundles_change_nothing(app, client, body, options, status) -> None:
     assert listed(client, "sales") == []
     assert app.extensions["test_submitted"] == []
     with app.app_context():
-        bundles = current_hosting().paths.bundles("sales")
+        bundles = services().hosting.paths.bundles("sales")
     assert not bundles.exists() or list(bundles.iterdir()) == []
 
 

@@ -16,10 +16,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from portal import audit, registry
-from portal.deploys import current_hosting
 from portal.deploys.models import AppEnvVar, Deployment
 from portal.deploys.pipeline import app_row
 from portal.extensions import db
+from portal.services import services
 from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
 
 
@@ -116,7 +116,7 @@ def test_bad_variables_are_refused(client: FlaskClient, name, body, status) -> N
 
 def test_logs_tail_newest_last(app: Flask, client: FlaskClient) -> None:
     with app.app_context():
-        log = current_hosting().paths.app_log("sales")
+        log = services().hosting.paths.app_log("sales")
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("".join(f"line {n}\n" for n in range(1, 501)))
     answer = call(client, "GET", "/api/apps/sales/logs?tail=3", "alice")
@@ -145,7 +145,7 @@ def test_delete_frees_the_environments_no_other_app_uses(app: Flask, client: Fla
     """finance's own environment goes with it; one it shares with sales stays."""
     stopped: list[str] = []
     with app.app_context():
-        hosting = current_hosting()
+        hosting = services().hosting
         # No supervisor runs in unit tests: note which programs delete stops instead.
         hosting.__dict__["runner"] = SimpleNamespace(stop=stopped.append)
         envs = hosting.paths.envs

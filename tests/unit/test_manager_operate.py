@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import registry
-from portal.deploys import current_hosting
+from portal.services import services
 from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
 
 
@@ -56,7 +56,7 @@ def test_environment_values_are_write_only(client) -> None:
 
 def test_the_log_tail_is_shown(app: Flask, client) -> None:
     with app.app_context():
-        log = current_hosting().paths.app_log("sales")
+        log = services().hosting.paths.app_log("sales")
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("started <b>ok</b>\n")
     html = page(client, "alice")

@@ -441,10 +441,9 @@ def test_admin_pages_survive_keycloak_being_down(app: Flask, directory: FakeDire
 
 
 def test_admin_overview_says_which_app_isolation_is_in_force(app: Flask) -> None:
-    from portal.deploys import current_hosting
 
     with app.app_context():
-        isolation = current_hosting().isolation
+        isolation = services().hosting.isolation
     _, html = get(app, "/admin/", "admin")
     assert 'id="isolation"' in html
     # Whatever this machine offers, the page says it in the words the platform uses.
