@@ -1,6 +1,6 @@
-"""KeycloakDirectory: the admin API calls, without a Keycloak.
+"""KeycloakDirectory through python-keycloak, against a fake Keycloak on a loopback port.
 
-The fake HTTP session answers with JSON shaped like Keycloak 26's admin API (brief user
+The fake answers with JSON shaped like Keycloak 26's admin API (brief user
 representations, groups whose subgroups are listed through /children, each user's
 effective client roles), and answers 404 for anything else, so a call outside what the
 service account may read (client representations, role-member lists) shows up.
@@ -9,35 +9,24 @@ service account may read (client representations, role-member lists) shows up.
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import requests
 
-from portal.keycloak_admin import (
-    DirectoryRefused,
-    DirectoryUnavailable,
-    KeycloakDirectory,
-    transport,
-)
+from keycloak import KeycloakAdmin
+from portal.keycloak_admin import DirectoryRefused, DirectoryUnavailable, KeycloakDirectory
+from tests.live_stack import free_port
+from tests.unit.cli_fake_server import Answer, FakeServer, Seen, fake_server
 
-BASE = "http://kc.test"
 ADMIN = "/admin/realms/dash"
+TOKEN = "/realms/dash/protocol/openid-connect/token"
+SECRET = "s3cret"
 DASH = "dash-client-uuid"
 
 
 # --- a fake Keycloak admin API --------------------------------------------------------
-
-
-class Response:
-    def __init__(self, status: int, body: Any = None) -> None:
-        self.status_code = status
-        self._body = body
-        self.content = b"" if body is None else b"x"
-
-    def json(self) -> Any:
-        return self._body
 
 
 def _user(name: str) -> dict[str, Any]:
@@ -134,48 +123,70 @@ def keycloak_answers() -> dict[str, Any]:
 
 
 class FakeKeycloak:
-    """A ``requests.Session`` stand-in that pages lists the way Keycloak does."""
+    """Keycloak's token endpoint and admin API on a loopback port (tests.unit.cli_fake_server).
 
-    def __init__(self, answers: dict[str, Any]) -> None:
+    It pages lists by ``first``/``max`` the way Keycloak does, answers 404 for any path
+    it has no answer for, and can fail a path once (``fail``) or hold it until the
+    client gives up (``slow``).
+    """
+
+    def __init__(self, server: FakeServer, answers: dict[str, Any]) -> None:
+        self.server = server
         self.answers = answers
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-        self.token_requests = 0
         self.fail: dict[str, int] = {}  # path -> status to answer once
-        self.down = False
+        self.slow: set[str] = set()  # paths answered only after the test ends
+        self.released = threading.Event()
+        server.on("POST", TOKEN, self._token)
+        for path in answers:
+            server.on("GET", ADMIN + path, self._admin)
 
-    def post(self, url: str, *, data: dict[str, str], timeout: float) -> Response:
-        if self.down:
-            raise requests.ConnectionError("refused")
-        assert url == f"{BASE}/realms/dash/protocol/openid-connect/token"
-        assert data["grant_type"] == "client_credentials"
-        assert (data["client_id"], data["client_secret"]) == ("dash-admin", "s3cret")
-        self.token_requests += 1
-        return Response(200, {"access_token": f"token-{self.token_requests}", "expires_in": 300})
+    @property
+    def url(self) -> str:
+        return self.server.url
 
-    def request(
-        self, method: str, url: str, *, params: Any, headers: Any, timeout: float
-    ) -> Response:
-        assert timeout > 0 and headers["Authorization"].startswith("Bearer token-")
-        path = urlsplit(url).path.removeprefix(ADMIN)
-        params = dict(params or {})
-        self.calls.append((method, path, params))
+    @property
+    def token_requests(self) -> int:
+        return sum(seen.path == TOKEN for seen in self.server.seen)
+
+    @property
+    def calls(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Admin API calls: method, path after the realm, query (single values unpacked)."""
+        return [
+            (
+                seen.method,
+                seen.path.removeprefix(ADMIN),
+                {k: v[0] if len(v) == 1 else v for k, v in seen.query.items()},
+            )
+            for seen in self.server.seen
+            if seen.path.startswith(ADMIN)
+        ]
+
+    def _token(self, seen: Seen) -> Answer:
+        form = seen.form()
+        assert form["grant_type"] == "client_credentials"
+        if (form["client_id"], form.get("client_secret")) != ("dash-admin", SECRET):
+            return Answer(401, {"error": "unauthorized_client"})
+        return Answer(200, {"access_token": f"token-{self.token_requests}", "expires_in": 300})
+
+    def _admin(self, seen: Seen) -> Answer:
+        assert seen.headers["authorization"].startswith("Bearer token-")
+        path = seen.path.removeprefix(ADMIN)
+        params = {k: v[0] for k, v in seen.query.items()}
+        if path in self.slow:
+            self.released.wait(10)
         if path in self.fail:
-            return Response(self.fail.pop(path), {"error": "nope"})
-        if method == "POST":
-            return Response(204)
+            return Answer(self.fail.pop(path), {"error": "nope"})
         if path == "/users" and "search" in params:
-            return Response(200, _keycloak_search(self.answers["/users"], params))
+            return Answer(200, _keycloak_search(self.answers["/users"], params))
         if path == "/users" and "username" in params:
-            return Response(
+            return Answer(
                 200, [u for u in self.answers["/users"] if u["username"] == params["username"]]
             )
-        if path not in self.answers:
-            return Response(404, {"error": "not found"})
         body = self.answers[path]
         if isinstance(body, list) and "first" in params:
             first, size = int(params["first"]), int(params["max"])
             body = body[first : first + size]
-        return Response(200, body)
+        return Answer(200, body)
 
 
 def _keycloak_search(users: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -200,31 +211,33 @@ def _keycloak_search(users: list[dict[str, Any]], params: dict[str, Any]) -> lis
 
 
 @pytest.fixture
-def keycloak(monkeypatch: pytest.MonkeyPatch) -> FakeKeycloak:
-    monkeypatch.setattr(transport, "_PAGE", 3)  # so every list spans several pages
-    return FakeKeycloak(keycloak_answers())
+def keycloak(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKeycloak]:
+    monkeypatch.setattr(KeycloakAdmin, "PAGE_SIZE", 3)  # so every list spans several pages
+    with fake_server() as server:
+        fake = FakeKeycloak(server, keycloak_answers())
+        yield fake
+        fake.released.set()
 
 
-def new_directory(keycloak: FakeKeycloak) -> KeycloakDirectory:
+def new_directory(url: str, *, secret: str = SECRET, timeout: float = 5.0) -> KeycloakDirectory:
     """A directory with nothing cached yet."""
     return KeycloakDirectory(
-        base_url=BASE,
+        base_url=url,
         realm="dash",
         client_id="dash-admin",
-        client_secret="s3cret",
-        session=keycloak,  # type: ignore[arg-type]
+        client_secret=secret,
+        timeout=timeout,
     )
 
 
 @pytest.fixture
 def directory(keycloak: FakeKeycloak) -> KeycloakDirectory:
     return KeycloakDirectory(
-        base_url=BASE + "/",
+        base_url=keycloak.url + "/",
         realm="dash",
         client_id="dash-admin",
-        client_secret="s3cret",
+        client_secret=SECRET,
         console_url="http://localhost:8080",
-        session=keycloak,  # type: ignore[arg-type]
     )
 
 
@@ -249,7 +262,7 @@ def test_the_dash_client_is_found_without_viewing_clients(
     assert not any(p.startswith("/clients") for p in paths)  # viewing a client shows its secret
     assert not any(p.endswith(("/users", "/groups")) and "/roles" in p for p in paths)
     keycloak.answers["/roles-by-id/r-default/composites"] = []
-    fresh = new_directory(keycloak)
+    fresh = new_directory(keycloak.url)
     with pytest.raises(DirectoryUnavailable, match="default role"):
         fresh.users_with_roles_and_groups()
 
@@ -288,10 +301,39 @@ def test_refused_and_unreachable_raise_typed_errors(
     keycloak.fail["/roles-by-id/r-default/composites"] = 502
     with pytest.raises(DirectoryUnavailable, match="502"):
         directory.users_with_roles_and_groups()
-    fresh = new_directory(keycloak)
-    keycloak.down = True
-    with pytest.raises(DirectoryUnavailable, match="unreachable"):
-        fresh.suggest_groups("east")
+    with pytest.raises(DirectoryUnavailable, match="refused the dash-admin service account"):
+        new_directory(keycloak.url, secret="wrong").suggest_groups("east")
+
+
+def test_a_stopped_keycloak_is_unreachable() -> None:
+    stopped = new_directory(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(DirectoryUnavailable, match=r"unreachable \(ConnectionError\)"):
+        stopped.suggest_groups("east")
+
+
+def test_a_keycloak_that_does_not_answer_costs_one_timeout(keycloak: FakeKeycloak) -> None:
+    """Once signed in, a call that gets no answer within ``timeout`` is given up, not retried."""
+    slow = new_directory(keycloak.url, timeout=0.5)
+    slow.suggest_groups("east")  # signed in
+    keycloak.slow.add("/groups")
+    with pytest.raises(DirectoryUnavailable, match=r"unreachable \(ReadTimeout\)"):
+        slow.suggest_groups("east")
+    assert [path for _, path, _ in keycloak.calls].count("/groups") == 2  # one each
+
+
+def test_one_keycloak_admin_per_thread(
+    keycloak: FakeKeycloak, directory: KeycloakDirectory
+) -> None:
+    """python-keycloak's token lives in headers it rewrites: threads do not share one."""
+    directory.list_users()
+    directory.list_users()
+    assert keycloak.token_requests == 1  # the thread keeps its token
+    other = threading.Thread(target=directory.list_users)
+    other.start()
+    other.join()
+    assert keycloak.token_requests == 2
+    directory.list_users()
+    assert keycloak.token_requests == 2
 
 
 def test_suggestions(directory: KeycloakDirectory) -> None:
