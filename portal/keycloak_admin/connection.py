@@ -5,13 +5,21 @@ python-keycloak signs in with the client credentials and fetches a new token whe
 old one nears its end or is refused. The directory only reads, through the library's
 public methods (``get_users``, ``get_group_members``, ``get_events``...).
 
-**One KeycloakAdmin per thread.** The library keeps the token in a header dict that a
-token fetch rewrites, and its token request swaps ``Content-Type`` on another shared
-dict; neither is guarded by a lock, so threads sharing one object could send a request
-while another thread changes its headers. A thread gets its own on first use (one token
-request) and keeps it: gunicorn's request threads live as long as their worker, and the
-admin-event watcher is one thread. A process forked after using it starts afresh (the
-pid is part of the key), so no two processes share a pooled connection.
+**One KeycloakAdmin per process, shared by its threads.** Making one costs about 0.1 s
+of CPU (python-keycloak builds an unused async HTTP client, loading the CA bundle, twice),
+too much for every thread: the revocation check runs in a new timer thread each time.
+Its calls share a ``requests`` session, as the portal's own HTTP calls always have. What
+the library does not guard is the token fetch: it rewrites the ``Authorization`` header
+and swaps ``Content-Type`` on its token client's headers while it runs, so two threads
+renewing at once would trip over each other. :class:`OneRenewalAtATime` serializes the
+renewals; a thread that waited for another's renewal uses that token. The object is made
+on first use in each process (the pid is checked), so a forked worker never shares
+pooled connections with its parent.
+
+Each call gets one attempt (``max_retries=0``), so a Keycloak that does not answer costs
+one ``timeout``. The token request is the exception: python-keycloak builds its token
+client itself with one retry, so a Keycloak that accepts connections but never answers
+costs two timeouts when a token is due (measured: 2.2 s with ``timeout=1``).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from keycloak.exceptions import (
     KeycloakAuthenticationError,
@@ -32,7 +40,7 @@ from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 
 from .model import DirectoryError, DirectoryRefused, DirectoryUnavailable
 
-__all__ = ["AdminConnection", "directory_error"]
+__all__ = ["AdminConnection", "OneRenewalAtATime", "directory_error"]
 
 T = TypeVar("T")
 
@@ -62,8 +70,23 @@ def directory_error(error: KeycloakError, client_id: str) -> DirectoryError:
     return DirectoryUnavailable(f"Keycloak's admin API answered HTTP {code}.")
 
 
+class OneRenewalAtATime(KeycloakOpenIDConnection):
+    """A ``KeycloakOpenIDConnection`` whose token renewals run one at a time."""
+
+    def __init__(self, **options: Any) -> None:
+        self.renewal = threading.Lock()
+        super().__init__(**options)
+
+    def refresh_token(self) -> None:
+        """Renew the token, unless another thread renewed it while this one waited."""
+        stale = self.token
+        with self.renewal:
+            if self.token is stale:
+                super().refresh_token()
+
+
 class AdminConnection:
-    """The admin API of one realm through python-keycloak, one ``KeycloakAdmin`` per thread."""
+    """The admin API of one realm through python-keycloak, one ``KeycloakAdmin`` per process."""
 
     def __init__(
         self,
@@ -80,25 +103,27 @@ class AdminConnection:
         self._client_id = client_id
         self._client_secret = client_secret
         self._timeout = timeout
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._admin: tuple[int, KeycloakAdmin] | None = None
 
     def admin(self) -> KeycloakAdmin:
-        """This thread's ``KeycloakAdmin`` (made on first use, no request until a call)."""
-        mine = getattr(self._local, "admin", None)
-        if mine is None or mine[0] != os.getpid():
-            connection = KeycloakOpenIDConnection(
-                server_url=self._server_url,
-                realm_name=self._realm,
-                client_id=self._client_id,
-                client_secret_key=self._client_secret,
-                grant_type="client_credentials",
-                timeout=self._timeout,  # typed int, handed to requests, which takes a float
-                # One attempt per call: a Keycloak that does not answer costs one timeout.
-                max_retries=0,
-            )
-            mine = (os.getpid(), KeycloakAdmin(connection=connection))
-            self._local.admin = mine
-        return mine[1]
+        """This process's ``KeycloakAdmin`` (made on first use; no request until a call)."""
+        made = self._admin
+        if made is None or made[0] != os.getpid():
+            with self._lock:
+                made = self._admin
+                if made is None or made[0] != os.getpid():
+                    connection = OneRenewalAtATime(
+                        server_url=self._server_url,
+                        realm_name=self._realm,
+                        client_id=self._client_id,
+                        client_secret_key=self._client_secret,
+                        grant_type="client_credentials",
+                        timeout=self._timeout,  # typed int; requests takes a float
+                        max_retries=0,
+                    )
+                    made = self._admin = (os.getpid(), KeycloakAdmin(connection=connection))
+        return made[1]
 
     def ask(self, question: Callable[[KeycloakAdmin], T]) -> T | None:
         """``question(admin)``; ``None`` when Keycloak answers 404, a typed error otherwise."""
