@@ -33,6 +33,7 @@ from keycloak.exceptions import (
     KeycloakAuthenticationError,
     KeycloakConnectionError,
     KeycloakError,
+    KeycloakGetError,
     KeycloakPostError,
 )
 
@@ -126,10 +127,12 @@ class AdminConnection:
         return made[1]
 
     def ask(self, question: Callable[[KeycloakAdmin], T]) -> T | None:
-        """``question(admin)``; ``None`` when Keycloak answers 404, a typed error otherwise."""
+        """``question(admin)``; ``None`` when the admin API answers 404 (no such user,
+        session...), a typed error otherwise. A 404 of the token request (the realm is not
+        there yet while Keycloak starts) is an error, not an empty answer."""
         try:
             return question(self.admin())
         except KeycloakError as error:
-            if error.response_code == 404:
+            if isinstance(error, KeycloakGetError) and error.response_code == 404:
                 return None
             raise directory_error(error, self._client_id) from None

@@ -129,6 +129,18 @@ def test_refused_and_unreachable_raise_typed_errors(
         new_directory(keycloak.url, secret="wrong").suggest_groups("east")
 
 
+def test_a_realm_not_there_yet_is_no_empty_answer(keycloak: FakeKeycloak) -> None:
+    """While Keycloak imports the realm its token endpoint answers 404: that must not
+    read as "no such user" or "no sessions left" (which would end the user's sessions)."""
+    starting = KeycloakDirectory(
+        base_url=keycloak.url, realm="starting", client_id="dash-admin", client_secret=SECRET
+    )
+    with pytest.raises(DirectoryUnavailable, match=r"service account \(HTTP 404\)"):
+        starting.session_ids("u-bob")
+    with pytest.raises(DirectoryUnavailable):
+        starting.is_licensed("alice")
+
+
 def test_a_stopped_keycloak_is_unreachable() -> None:
     stopped = new_directory(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(DirectoryUnavailable, match=r"unreachable \(ConnectionError\)"):
