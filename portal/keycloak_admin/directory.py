@@ -163,7 +163,7 @@ class KeycloakDirectory:
         with self._lock:
             if self._snapshot and self._snapshot[0] > time.monotonic():
                 return list(self._snapshot[1])
-        brief = {"briefRepresentation": "true"}
+        brief = {"briefRepresentation": "true"}  # copied per call: paging writes into it
         everyone = self._api.ask(lambda kc: kc.get_users(dict(brief))) or []
         reps = [rep for rep in everyone if is_person(rep)]
         memberships: dict[str, set[str]] = {str(rep["id"]): set() for rep in reps}
