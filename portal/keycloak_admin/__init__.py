@@ -1,7 +1,8 @@
 """The realm's users, roles, groups and login events, read through Keycloak's admin API.
 
-The portal signs in as the ``dash-admin`` service account (client credentials) and
-keeps its token until shortly before it expires. The account may only read (users,
+The portal reads through python-keycloak's ``KeycloakAdmin``, signed in as the
+``dash-admin`` service account with its client credentials (python-keycloak fetches and
+renews the token; :mod:`.connection`). The account may only read (users,
 groups, each user's roles, sign-in and admin events, sessions, the realm's default
 role): it maps no role, changes no user and sees no client, so no client secret.
 Everything here answers the Admin section and the App Manager's pickers; nothing here

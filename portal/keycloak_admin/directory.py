@@ -9,10 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from roles import Role, normalize_group, normalize_username
 
+from .connection import AdminConnection
 from .model import (
     DirectoryError,
     DirectoryUnavailable,
@@ -23,9 +22,11 @@ from .model import (
     user_from_rep,
 )
 from .suggestions import CANDIDATES_PER_SUGGESTION, SUGGEST_LIMIT, names_start_with, searchable
-from .transport import AdminApi
 
 __all__ = ["KeycloakDirectory"]
+
+#: At most this many sign-in events in one answer: a guard, not a feature.
+EVENT_LIMIT = 10_000
 
 
 class KeycloakDirectory:
@@ -42,15 +43,13 @@ class KeycloakDirectory:
         console_url: str | None = None,
         timeout: float = 5.0,
         cache_seconds: float = 15.0,
-        session: requests.Session | None = None,
     ) -> None:
-        self._api = AdminApi(
+        self._api = AdminConnection(
             base_url=base_url,
             realm=realm,
             client_id=client_id,
             client_secret=client_secret,
             timeout=timeout,
-            session=session,
         )
         self._realm = realm
         self._app_client_id = app_client_id
@@ -81,10 +80,10 @@ class KeycloakDirectory:
         role for every user (the contract).
         """
         if self._app_client_uuid is None:
-            realm = self._api.call("GET", "") or {}
+            realm = self._api.ask(lambda kc: kc.get_realm(self._realm)) or {}
             default_role = (realm.get("defaultRole") or {}).get("id")
             children = (
-                self._api.call("GET", f"/roles-by-id/{default_role}/composites") or []
+                self._api.ask(lambda kc: kc.get_role_composites_by_id(default_role)) or []
                 if default_role
                 else []
             )
@@ -103,7 +102,8 @@ class KeycloakDirectory:
 
     def _user_rep(self, username: str) -> dict[str, Any]:
         name = normalize_username(username)
-        for rep in self._api.call("GET", "/users", username=name, exact="true") or []:
+        query = {"username": name, "exact": "true"}
+        for rep in self._api.ask(lambda kc: kc.get_users(query)) or []:
             if normalize_username(str(rep.get("username", ""))) == name:
                 return rep
         raise UnknownUser(f"No user named {name!r} in realm {self._realm!r}.")
@@ -114,12 +114,12 @@ class KeycloakDirectory:
         self, search: str | None = None, *, first: int = 0, max: int = 100
     ) -> list[DirectoryUser]:
         """One page of users, without roles and groups (see :meth:`users_with_roles_and_groups`)."""
-        params: dict[str, Any] = {"first": first, "max": max, "briefRepresentation": "true"}
+        query: dict[str, Any] = {"first": first, "max": max, "briefRepresentation": "true"}
         if search:
-            params["search"] = search
+            query["search"] = search
         return [
             user_from_rep(rep)
-            for rep in self._api.call("GET", "/users", **params) or []
+            for rep in self._api.ask(lambda kc: kc.get_users(query)) or []
             if is_person(rep)
         ]
 
@@ -128,8 +128,13 @@ class KeycloakDirectory:
         return self._roles_of(str(self._user_rep(username)["id"]))
 
     def _roles_of(self, user_id: str) -> frozenset[str]:
-        path = f"/users/{user_id}/role-mappings/clients/{self._app_client()}/composite"
-        return frozenset(str(r["name"]) for r in self._api.call("GET", path) or [])
+        client = self._app_client()
+        found = self._api.ask(
+            lambda kc: kc.get_composite_client_roles_of_user(
+                quote(user_id, safe=""), client, brief_representation=True
+            )
+        )
+        return frozenset(str(r["name"]) for r in found or [])
 
     def is_licensed(self, username: str) -> bool:
         """Whether the user holds a seat (``licensed_user``, however it was granted)."""
@@ -158,14 +163,13 @@ class KeycloakDirectory:
         with self._lock:
             if self._snapshot and self._snapshot[0] > time.monotonic():
                 return list(self._snapshot[1])
-        reps = [
-            rep for rep in self._api.paged("/users", briefRepresentation="true") if is_person(rep)
-        ]
+        brief = {"briefRepresentation": "true"}  # copied per call: paging writes into it
+        everyone = self._api.ask(lambda kc: kc.get_users(dict(brief))) or []
+        reps = [rep for rep in everyone if is_person(rep)]
         memberships: dict[str, set[str]] = {str(rep["id"]): set() for rep in reps}
         for group_id, path in self._group_tree().items():
-            for member in self._api.paged(
-                f"/groups/{group_id}/members", briefRepresentation="true"
-            ):
+            members = self._api.ask(lambda kc, g=group_id: kc.get_group_members(g, dict(brief)))
+            for member in members or []:
                 memberships.setdefault(str(member["id"]), set()).add(path)
         users = [
             user_from_rep(
@@ -183,19 +187,13 @@ class KeycloakDirectory:
     # -- groups -----------------------------------------------------------------------
 
     def _group_tree(self) -> dict[str, str]:
-        """Every group's id and full path. Newer Keycloaks list subgroups separately."""
+        """Every group's id and full path (python-keycloak fetches each level's subgroups)."""
         found: dict[str, str] = {}
-        stack = list(self._api.paged("/groups", briefRepresentation="true"))
+        stack = list(self._api.ask(lambda kc: kc.get_groups(full_hierarchy=True)) or [])
         while stack:
             rep = stack.pop()
-            gid = str(rep["id"])
-            if gid in found:
-                continue
-            found[gid] = normalize_group(str(rep.get("path") or rep.get("name", "")))
-            subs = rep.get("subGroups") or []
-            if not subs and rep.get("subGroupCount"):
-                subs = list(self._api.paged(f"/groups/{gid}/children", briefRepresentation="true"))
-            stack.extend(subs)
+            found[str(rep["id"])] = normalize_group(str(rep.get("path") or rep.get("name", "")))
+            stack.extend(rep.get("subGroups") or [])
         return found
 
     def suggest_users(self, text: str, *, limit: int = SUGGEST_LIMIT) -> list[str]:
@@ -246,9 +244,14 @@ class KeycloakDirectory:
 
     def login_events(self, days: int = 30) -> list[LoginEvent]:
         """Saved ``LOGIN`` events of the last ``days`` days, newest first."""
-        since = (date.today() - timedelta(days=days)).isoformat()
+        query = {
+            "type": "LOGIN",
+            "dateFrom": (date.today() - timedelta(days=days)).isoformat(),
+            "first": 0,
+            "max": EVENT_LIMIT,
+        }
         events = []
-        for rep in self._api.paged("/events", type="LOGIN", dateFrom=since):
+        for rep in self._api.ask(lambda kc: kc.get_events(query)) or []:
             details = rep.get("details") or {}
             name = details.get("username")
             events.append(
@@ -268,22 +271,18 @@ class KeycloakDirectory:
 
     def session_ids(self, user_id: str) -> frozenset[str] | None:
         """Ids of the user's live Keycloak sessions; ``None`` when the user is gone."""
-        found = self._api.call("GET", f"/users/{quote(user_id, safe='')}/sessions")
+        found = self._api.ask(lambda kc: kc.get_sessions(quote(user_id, safe="")))
         return None if found is None else frozenset(str(s["id"]) for s in found)
 
     def user_admin_events(self, *, newest: int = 100) -> list[dict[str, Any]]:
         """The newest admin events on users (changes, deletions, sign-outs), newest first."""
-        return list(
-            self._api.call(
-                "GET",
-                "/admin-events",
-                resourceTypes="USER",
-                operationTypes=["UPDATE", "DELETE", "ACTION"],
-                first=0,
-                max=newest,
-            )
-            or []
-        )
+        query = {
+            "resourceTypes": "USER",
+            "operationTypes": ["UPDATE", "DELETE", "ACTION"],
+            "first": 0,
+            "max": newest,
+        }
+        return list(self._api.ask(lambda kc: kc.get_admin_events(query)) or [])
 
     def console_url(self, username: str | None = None, *, user_id: str | None = None) -> str:
         """The admin console's page for the realm's users, or for one user when known."""

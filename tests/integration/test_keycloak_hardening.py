@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from live_stack import Stack
+from live_stack import Stack, free_port
 from oidc_flow import LoginFormError, login
 
-from portal.keycloak_admin import KeycloakDirectory
+from portal.keycloak_admin import DirectoryUnavailable, KeycloakDirectory
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +78,40 @@ def test_the_portal_service_account_reads_what_the_admin_section_shows(stack: St
     assert "dave" in {e.username for e in directory.login_events(1)}
     assert directory.session_ids(directory.user_id("dave"))
     assert isinstance(directory.user_admin_events(), list)
+    assert directory.is_licensed("erin") and not directory.is_licensed("bob")
+    assert directory.suggest_users("car") == ["carol"]
+    assert directory.unknown_principals(["bob", "nobody"], ["/finance", "/nope"]) == (
+        {"nobody"},
+        {"/nope"},
+    )
+
+
+def test_the_directory_names_a_refused_service_account_or_an_unreachable_keycloak(
+    stack: Stack,
+) -> None:
+    wrong = KeycloakDirectory(
+        base_url=stack.keycloak_url, realm=stack.realm, client_id="dash-admin", client_secret="x"
+    )
+    with pytest.raises(DirectoryUnavailable, match=r"dash-admin service account \(HTTP 401\)"):
+        wrong.licensed_usernames()
+    gone = KeycloakDirectory(
+        base_url=f"http://127.0.0.1:{free_port()}",
+        realm=stack.realm,
+        client_id="dash-admin",
+        client_secret=ADMIN_CLIENT[1],
+    )
+    with pytest.raises(DirectoryUnavailable, match="unreachable"):
+        gone.licensed_usernames()
+
+
+def test_the_admin_pages_show_keycloak_users_through_the_portal(stack: Stack) -> None:
+    admin = login(stack.portal_url, "admin")
+    users = admin.get(f"{stack.portal_url}/admin/users", timeout=30)
+    assert users.status_code == 200
+    assert "/sales/east/managers" in users.text and "carol" in users.text
+    assert "admin API is unavailable" not in users.text
+    overview = admin.get(f"{stack.portal_url}/admin/", timeout=30)
+    assert overview.status_code == 200 and "admin API is unavailable" not in overview.text
 
 
 def test_a_service_account_is_no_portal_user_unless_mapped(stack: Stack) -> None:

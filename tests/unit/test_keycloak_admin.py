@@ -1,230 +1,55 @@
-"""KeycloakDirectory: the admin API calls, without a Keycloak.
-
-The fake HTTP session answers with JSON shaped like Keycloak 26's admin API (brief user
-representations, groups whose subgroups are listed through /children, each user's
-effective client roles), and answers 404 for anything else, so a call outside what the
-service account may read (client representations, role-member lists) shows up.
-"""
+"""KeycloakDirectory through python-keycloak, against a fake Keycloak on a loopback port
+(:mod:`tests.unit.keycloak_admin_fake`)."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
-from urllib.parse import urlsplit
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
-import requests
 
-from portal.keycloak_admin import (
-    DirectoryRefused,
-    DirectoryUnavailable,
-    KeycloakDirectory,
-    transport,
+from keycloak import KeycloakAdmin
+from portal.keycloak_admin import DirectoryRefused, DirectoryUnavailable, KeycloakDirectory
+from tests.live_stack import free_port
+from tests.unit.cli_fake_server import fake_server
+from tests.unit.keycloak_admin_fake import (
+    NAMES,
+    SECRET,
+    FakeKeycloak,
+    keycloak_answers,
+    keycloak_search,
 )
-
-BASE = "http://kc.test"
-ADMIN = "/admin/realms/dash"
-DASH = "dash-client-uuid"
-
-
-# --- a fake Keycloak admin API --------------------------------------------------------
-
-
-class Response:
-    def __init__(self, status: int, body: Any = None) -> None:
-        self.status_code = status
-        self._body = body
-        self.content = b"" if body is None else b"x"
-
-    def json(self) -> Any:
-        return self._body
-
-
-def _user(name: str) -> dict[str, Any]:
-    return {
-        "id": f"u-{name}",
-        "username": name,
-        "firstName": name.title(),
-        "email": f"{name}@example.com",
-        "enabled": True,
-        "createdTimestamp": 1_700_000_000_000,
-    }
-
-
-def _group(gid: str, path: str, children: int = 0) -> dict[str, Any]:
-    return {"id": gid, "name": path.rsplit("/", 1)[1], "path": path, "subGroupCount": children}
-
-
-def _role(rid: str, name: str, *, client: bool, composite: bool = False) -> dict[str, Any]:
-    return {
-        "id": rid,
-        "name": name,
-        "clientRole": client,
-        "composite": composite,
-        "containerId": DASH if client else "realm-uuid",
-    }
-
-
-NAMES = ["admin", "alice", "bob", "carol", "dave", "erin", "frank"]
-
-
-def keycloak_answers() -> dict[str, Any]:
-    """The contract's realm as Keycloak's admin API lists it."""
-    users = [_user(n) for n in NAMES] + [_user("service-account-dash-admin")]
-    return {
-        "/users": users,
-        "/groups": [_group("g-finance", "/finance"), _group("g-sales", "/sales", 2)],
-        "/groups/g-sales/children": [
-            _group("g-east", "/sales/east", 1),
-            _group("g-west", "/sales/west", 1),
-        ],
-        "/groups/g-east/children": [_group("g-east-m", "/sales/east/managers")],
-        "/groups/g-west/children": [_group("g-west-m", "/sales/west/managers")],
-        "/groups/g-finance/members": [_user("erin")],
-        "/groups/g-sales/members": [],
-        "/groups/g-east/members": [_user("alice"), _user("bob")],
-        "/groups/g-east-m/members": [_user("carol")],
-        "/groups/g-west/members": [_user("frank")],
-        "/groups/g-west-m/members": [],
-        "": {"realm": "dash", "defaultRole": {"id": "r-default", "name": "default-roles-dash"}},
-        "/roles-by-id/r-default/composites": [
-            _role("r-offline", "offline_access", client=False),
-            {**_role("r-acct", "manage-account", client=True), "containerId": "account-uuid"},
-            _role("r-viewer", "viewer", client=True),
-        ],
-        **{
-            f"/users/u-{name}/role-mappings/clients/{DASH}/composite": [
-                _role("r-viewer", "viewer", client=True)
-            ]
-            for name in NAMES
-        },
-        f"/users/u-admin/role-mappings/clients/{DASH}/composite": [
-            _role("r-viewer", "viewer", client=True),
-            _role("r-lic", "licensed_user", client=True),
-            _role("r-admin", "admin", client=True),
-        ],
-        f"/users/u-erin/role-mappings/clients/{DASH}/composite": [
-            _role("r-viewer", "viewer", client=True),
-            _role("r-lic", "licensed_user", client=True),
-        ],
-        f"/users/u-alice/role-mappings/clients/{DASH}/composite": [
-            _role("r-viewer", "viewer", client=True),
-            _role("r-lic", "licensed_user", client=True),
-        ],
-        "/users/u-bob/sessions": [{"id": "kc-1", "userId": "u-bob"}],
-        "/events": [
-            {
-                "time": 1_700_000_100_000,
-                "type": "LOGIN",
-                "clientId": "dash",
-                "userId": "u-bob",
-                "ipAddress": "10.0.0.2",
-                "details": {"username": "Bob"},
-            },
-            {
-                "time": 1_700_000_000_000,
-                "type": "LOGIN",
-                "clientId": "dash",
-                "userId": "u-x",
-                "ipAddress": "10.0.0.3",
-                "details": {},
-            },
-        ],
-    }
-
-
-class FakeKeycloak:
-    """A ``requests.Session`` stand-in that pages lists the way Keycloak does."""
-
-    def __init__(self, answers: dict[str, Any]) -> None:
-        self.answers = answers
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-        self.token_requests = 0
-        self.fail: dict[str, int] = {}  # path -> status to answer once
-        self.down = False
-
-    def post(self, url: str, *, data: dict[str, str], timeout: float) -> Response:
-        if self.down:
-            raise requests.ConnectionError("refused")
-        assert url == f"{BASE}/realms/dash/protocol/openid-connect/token"
-        assert data["grant_type"] == "client_credentials"
-        assert (data["client_id"], data["client_secret"]) == ("dash-admin", "s3cret")
-        self.token_requests += 1
-        return Response(200, {"access_token": f"token-{self.token_requests}", "expires_in": 300})
-
-    def request(
-        self, method: str, url: str, *, params: Any, headers: Any, timeout: float
-    ) -> Response:
-        assert timeout > 0 and headers["Authorization"].startswith("Bearer token-")
-        path = urlsplit(url).path.removeprefix(ADMIN)
-        params = dict(params or {})
-        self.calls.append((method, path, params))
-        if path in self.fail:
-            return Response(self.fail.pop(path), {"error": "nope"})
-        if method == "POST":
-            return Response(204)
-        if path == "/users" and "search" in params:
-            return Response(200, _keycloak_search(self.answers["/users"], params))
-        if path == "/users" and "username" in params:
-            return Response(
-                200, [u for u in self.answers["/users"] if u["username"] == params["username"]]
-            )
-        if path not in self.answers:
-            return Response(404, {"error": "not found"})
-        body = self.answers[path]
-        if isinstance(body, list) and "first" in params:
-            first, size = int(params["first"]), int(params["max"])
-            body = body[first : first + size]
-        return Response(200, body)
-
-
-def _keycloak_search(users: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Keycloak 26's ``search``: every word a prefix (``*`` a wildcard) of the username,
-    first name, last name or email; ``"word"`` exact; at most ``max``."""
-
-    def matches(word: str, value: str) -> bool:
-        if word.startswith('"') and word.endswith('"'):
-            return value == word.strip('"')
-        return re.fullmatch(re.escape(word).replace(r"\*", ".*") + ".*", value) is not None
-
-    fields = ("username", "firstName", "lastName", "email")
-    found = [
-        u
-        for u in users
-        if all(
-            any(matches(word, str(u.get(f) or "").lower()) for f in fields)
-            for word in str(params["search"]).lower().split()
-        )
-    ]
-    return found[: int(params.get("max", 100))]
 
 
 @pytest.fixture
-def keycloak(monkeypatch: pytest.MonkeyPatch) -> FakeKeycloak:
-    monkeypatch.setattr(transport, "_PAGE", 3)  # so every list spans several pages
-    return FakeKeycloak(keycloak_answers())
+def keycloak(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKeycloak]:
+    monkeypatch.setattr(KeycloakAdmin, "PAGE_SIZE", 3)  # so every list spans several pages
+    with fake_server() as server:
+        fake = FakeKeycloak(server, keycloak_answers())
+        yield fake
+        fake.released.set()
 
 
-def new_directory(keycloak: FakeKeycloak) -> KeycloakDirectory:
+def new_directory(url: str, *, secret: str = SECRET, timeout: float = 5.0) -> KeycloakDirectory:
     """A directory with nothing cached yet."""
     return KeycloakDirectory(
-        base_url=BASE,
+        base_url=url,
         realm="dash",
         client_id="dash-admin",
-        client_secret="s3cret",
-        session=keycloak,  # type: ignore[arg-type]
+        client_secret=secret,
+        timeout=timeout,
     )
 
 
 @pytest.fixture
 def directory(keycloak: FakeKeycloak) -> KeycloakDirectory:
     return KeycloakDirectory(
-        base_url=BASE + "/",
+        base_url=keycloak.url + "/",
         realm="dash",
         client_id="dash-admin",
-        client_secret="s3cret",
+        client_secret=SECRET,
         console_url="http://localhost:8080",
-        session=keycloak,  # type: ignore[arg-type]
     )
 
 
@@ -249,7 +74,7 @@ def test_the_dash_client_is_found_without_viewing_clients(
     assert not any(p.startswith("/clients") for p in paths)  # viewing a client shows its secret
     assert not any(p.endswith(("/users", "/groups")) and "/roles" in p for p in paths)
     keycloak.answers["/roles-by-id/r-default/composites"] = []
-    fresh = new_directory(keycloak)
+    fresh = new_directory(keycloak.url)
     with pytest.raises(DirectoryUnavailable, match="default role"):
         fresh.users_with_roles_and_groups()
 
@@ -279,6 +104,18 @@ def test_an_expired_token_is_renewed_once(
     assert keycloak.token_requests == 2
 
 
+def test_a_token_near_its_end_is_renewed_before_the_call(
+    keycloak: FakeKeycloak, directory: KeycloakDirectory
+) -> None:
+    keycloak.token_lifetime = 2  # python-keycloak renews after 90% of it
+    directory.list_users()
+    directory.list_users()
+    assert keycloak.token_requests == 1
+    time.sleep(2)
+    directory.list_users()
+    assert keycloak.token_requests == 2
+
+
 def test_refused_and_unreachable_raise_typed_errors(
     keycloak: FakeKeycloak, directory: KeycloakDirectory
 ) -> None:
@@ -288,10 +125,56 @@ def test_refused_and_unreachable_raise_typed_errors(
     keycloak.fail["/roles-by-id/r-default/composites"] = 502
     with pytest.raises(DirectoryUnavailable, match="502"):
         directory.users_with_roles_and_groups()
-    fresh = new_directory(keycloak)
-    keycloak.down = True
-    with pytest.raises(DirectoryUnavailable, match="unreachable"):
-        fresh.suggest_groups("east")
+    with pytest.raises(DirectoryUnavailable, match="refused the dash-admin service account"):
+        new_directory(keycloak.url, secret="wrong").suggest_groups("east")
+
+
+def test_a_realm_not_there_yet_is_no_empty_answer(keycloak: FakeKeycloak) -> None:
+    """While Keycloak imports the realm its token endpoint answers 404: that must not
+    read as "no such user" or "no sessions left" (which would end the user's sessions)."""
+    starting = KeycloakDirectory(
+        base_url=keycloak.url, realm="starting", client_id="dash-admin", client_secret=SECRET
+    )
+    with pytest.raises(DirectoryUnavailable, match=r"service account \(HTTP 404\)"):
+        starting.session_ids("u-bob")
+    with pytest.raises(DirectoryUnavailable):
+        starting.is_licensed("alice")
+
+
+def test_a_stopped_keycloak_is_unreachable() -> None:
+    stopped = new_directory(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(DirectoryUnavailable, match=r"unreachable \(ConnectionError\)"):
+        stopped.suggest_groups("east")
+
+
+def test_a_keycloak_that_does_not_answer_costs_one_timeout(keycloak: FakeKeycloak) -> None:
+    """Once signed in, a call that gets no answer within ``timeout`` is given up, not retried."""
+    slow = new_directory(keycloak.url, timeout=0.5)
+    slow.suggest_groups("east")  # signed in
+    keycloak.slow.add("/groups")
+    with pytest.raises(DirectoryUnavailable, match=r"unreachable \(ReadTimeout\)"):
+        slow.suggest_groups("east")
+    assert [path for _, path, _ in keycloak.calls].count("/groups") == 2  # one each
+
+
+def test_threads_share_one_sign_in(keycloak: FakeKeycloak) -> None:
+    """Threads that start at once share one KeycloakAdmin and wait for one token request
+    (python-keycloak's token fetch rewrites headers that every call reads)."""
+    fresh = new_directory(keycloak.url)
+    start = threading.Barrier(6)
+    answers: list[int] = []
+
+    def ask() -> None:
+        start.wait()
+        answers.append(len(fresh.list_users()))
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [len(NAMES)] * 6
+    assert keycloak.token_requests == 1
 
 
 def test_suggestions(directory: KeycloakDirectory) -> None:
@@ -302,13 +185,11 @@ def test_suggestions(directory: KeycloakDirectory) -> None:
     assert directory.suggest_users("  Ali ") == ["alice"]
 
 
-def test_the_fake_keycloak_searches_like_keycloak(keycloak: FakeKeycloak) -> None:
+def test_the_fakekeycloak_searches_like_keycloak(keycloak: FakeKeycloak) -> None:
     """What the suggestion rules below defend against: Keycloak's own search."""
     users = keycloak.answers["/users"]
-    assert len(_keycloak_search(users, {"search": "*"})) == len(users)
-    assert [u["username"] for u in _keycloak_search(users, {"search": "bob@example.com"})] == [
-        "bob"
-    ]
+    assert len(keycloak_search(users, {"search": "*"})) == len(users)
+    assert [u["username"] for u in keycloak_search(users, {"search": "bob@example.com"})] == ["bob"]
 
 
 @pytest.mark.parametrize(
