@@ -11,7 +11,7 @@ licensed user in 5 groups:
 - ``get_app(slug)``: the guard's per-request lookup, warm and after a write;
 - the naive list (``roles.can_view`` on every app) for comparison.
 
-Usage: ``python bench/bench_registry.py [--quick] [--apps N] [--database-url URL]``
+Usage: ``python -m bench.bench_registry [--quick] [--apps N] [--database-url URL]``
 """
 
 from __future__ import annotations
@@ -19,26 +19,22 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from flask import Flask, g
+from sqlalchemy import insert
 
-from flask import Flask, g  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
-
-from portal import audit, errors, registry  # noqa: E402
-from portal.api import apps as apps_api  # noqa: E402
-from portal.extensions import db, migrate  # noqa: E402
-from portal.identity import User  # noqa: E402
-from portal.registry.models import App, AppGrant, utcnow  # noqa: E402
-from portal.registry.store import bump_version, registry_version  # noqa: E402
-from portal.settings import Settings  # noqa: E402
-from roles import can_view  # noqa: E402
+from portal import audit, errors, registry
+from portal.api import apps as apps_api
+from portal.extensions import db, migrate
+from portal.identity import User
+from portal.registry.models import App, AppGrant, utcnow
+from portal.registry.store import bump_version, registry_version
+from portal.settings import Settings
+from roles import can_view
 
 GROUPS = [f"/dept{d}/team{t}" for d in range(10) for t in range(10)]
 DEPARTMENTS = [f"/dept{d}" for d in range(10)]
