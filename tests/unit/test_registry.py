@@ -19,7 +19,8 @@ from portal.registry import RegistryError
 from portal.registry.database import UNMANAGED_TABLES
 from portal.registry.models import App, AppView, AuditEvent, utcnow
 from roles import AccessLevel
-from tests.unit.conftest_registry import DEMO_USERS, init_in_child, make_app, user
+from tests.unit.conftest_registry import init_in_child, make_app
+from tests.unit.demo import DEMO_USERS, user
 
 ADMIN, ALICE, BOB = DEMO_USERS["admin"], DEMO_USERS["alice"], DEMO_USERS["bob"]
 

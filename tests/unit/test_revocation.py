@@ -23,7 +23,10 @@ from portal.identity import ClaimsError
 from portal.settings import Settings
 from tests.unit.conftest import AUDIENCE, ISSUER
 from tests.unit.conftest_registry import make_app
-from tests.unit.test_session_store import BOB, sign_in, whoami, worker
+from tests.unit.demo import DEMO_USERS
+from tests.unit.portal_client import sign_in, whoami
+
+BOB = DEMO_USERS["bob"]
 
 
 @pytest.fixture
@@ -153,7 +156,7 @@ class Sessions:
 
 
 def test_a_logout_token_ends_the_users_sessions_keycloak_no_longer_has(tmp_path: Path) -> None:
-    app = worker(tmp_path)
+    app = make_app(tmp_path)
     gone, kept = sign_in(app, BOB, sid="kc-gone"), sign_in(app, BOB, sid="kc-kept")
     app.extensions["portal_directory"] = directory = Sessions({BOB.sub: frozenset({"kc-kept"})})
     revocation.end_sessions_gone_from_keycloak(app, BOB.sub, delay=0)

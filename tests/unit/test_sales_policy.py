@@ -15,7 +15,7 @@ from app.sales.salesapp.memory import MemoryEngine
 from app.sales.salesapp.policy import POLICY_COLUMNS, SALES_POLICY, ViewAs, may_view_as_others
 from app.sales.salesapp.queries import Filters
 from app.sales.salesapp.sql import SqlEngine
-from tests.unit.conftest_registry import CONTRACT_USERS, DEMO_USERS
+from tests.unit.demo import CONTRACT_USERS, DEMO_USERS
 from tests.unit.identity_headers import identity_headers
 
 ROWS = 20_000
