@@ -118,8 +118,7 @@ def main() -> int:
     import shutil
     import tempfile
 
-    from bench_platform import BENCH_SLUG, bundle, timed_deploy
-
+    from bench.bench_platform import BENCH_SLUG, bundle, timed_deploy
     from bench.stack import platform_stack
     from tests.hosting_client import create_app, set_access
     from tests.oidc_flow import login
