@@ -27,10 +27,10 @@ RUN apt-get update \
 
 WORKDIR /srv/portal
 
-# Dependencies first, so editing the code does not reinstall them.
+# Dependencies first, so editing the code does not reinstall them: the lock, which also
+# pins what hosts the apps (supervisor runs them, uv builds their environments).
 COPY requirements.txt ./
-COPY docker/requirements.txt docker/requirements.txt
-RUN pip install -r requirements.txt -r docker/requirements.txt
+RUN pip install -r requirements.txt
 
 COPY . .
 RUN pip install --no-deps -e . \

@@ -54,7 +54,7 @@ system-packages:
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
 
 keycloak: venv
-	$(PY) keycloak/kcctl.py fetch
+	$(PY) -m kcctl fetch
 
 up: venv system-packages
 	$(PY) scripts/stack.py up
@@ -72,7 +72,7 @@ test-unit: venv
 	$(PY) -m pytest tests/unit
 
 bench: venv keycloak
-	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

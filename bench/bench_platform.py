@@ -10,7 +10,7 @@ One Keycloak and one LocalPlatform (SALES_ROWS=1000000) serve every measurement:
    and one with an extra pin) and redeploys reusing the built environment;
 4. memory: RSS and PSS of the portal, nginx, supervisord and the four built-in apps.
 
-    .venv/bin/python bench/bench_platform.py [--quick]
+    .venv/bin/python -m bench.bench_platform [--quick]
 """
 
 from __future__ import annotations
@@ -25,18 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "keycloak"), str(HERE.parent)]
+import requests
 
-import frontdoor  # noqa: E402
-import kcctl  # noqa: E402
-import login_flood  # noqa: E402
-import operations  # noqa: E402
-import requests  # noqa: E402
-import wrk  # noqa: E402
-from hosting_client import create_app, csrf_headers, deployment_log, pack, set_access  # noqa: E402
-from oidc_flow import login  # noqa: E402
-from stack import (  # noqa: E402
+import kcctl
+from bench import frontdoor, login_flood, operations, wrk
+from bench.stack import (
     BenchStack,
     descendants,
     memory_kb,
@@ -45,9 +38,12 @@ from stack import (  # noqa: E402
     program_pids,
     say,
 )
+from portal.callback_body import callback_body
+from portal.hosting.memwatch import WATCHDOG
+from tests.hosting_client import create_app, csrf_headers, deployment_log, pack, set_access
+from tests.oidc_flow import login
 
-from portal.callback_body import callback_body  # noqa: E402
-from portal.hosting.memwatch import WATCHDOG  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 SALES_ROWS = 1_000_000
 BENCH_SLUG = "bench-bare"

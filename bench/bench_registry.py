@@ -11,7 +11,7 @@ licensed user in 5 groups:
 - ``get_app(slug)``: the guard's per-request lookup, warm and after a write;
 - the naive list (``roles.can_view`` on every app) for comparison.
 
-Usage: ``python bench/bench_registry.py [--quick] [--apps N] [--database-url URL]``
+Usage: ``python -m bench.bench_registry [--quick] [--apps N] [--database-url URL]``
 """
 
 from __future__ import annotations
@@ -19,28 +19,23 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from portal.services import services
+from flask import Flask, g
+from sqlalchemy import insert
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from flask import Flask, g  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
-
-from portal import audit, errors, registry  # noqa: E402
-from portal.api import apps as apps_api  # noqa: E402
-from portal.extensions import db, migrate  # noqa: E402
-from portal.identity import User  # noqa: E402
-from portal.registry.models import App, AppGrant, utcnow  # noqa: E402
-from portal.registry.store import bump_version, registry_version  # noqa: E402
-from portal.settings import Settings  # noqa: E402
-from roles import can_view  # noqa: E402
+from portal import audit, errors, registry
+from portal.api import apps as apps_api
+from portal.extensions import db, migrate
+from portal.identity import User
+from portal.registry.models import App, AppGrant, utcnow
+from portal.registry.store import bump_version, registry_version
+from portal.services import Services
+from portal.settings import Settings
+from roles import can_view
 
 GROUPS = [f"/dept{d}/team{t}" for d in range(10) for t in range(10)]
 DEPARTMENTS = [f"/dept{d}" for d in range(10)]
@@ -51,12 +46,14 @@ def build_app(data_dir: Path, database_url: str) -> Flask:
     settings = Settings.from_env(data_dir=data_dir, seed_apps=False, database_url=database_url)
     app = Flask("bench-registry")
     app.config.update(SQLALCHEMY_DATABASE_URI=settings.database_url, SECRET_KEY=settings.secret_key)
-    services(app).settings = settings
+    Services(settings).init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(registry.MIGRATIONS_DIR))
     errors.init_app(app)
     registry.init_app(app)
     app.register_blueprint(apps_api.bp)
+    with app.app_context():
+        registry.upgrade_database()  # `flask db upgrade`
     return app
 
 

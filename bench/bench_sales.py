@@ -1,8 +1,8 @@
 """Benchmark the sales app's callbacks in-process, beside the naive approach.
 
-    .venv/bin/python bench/bench_sales.py               # 1,000,000 rows
-    .venv/bin/python bench/bench_sales.py --rows 10000000
-    .venv/bin/python bench/bench_sales.py --quick       # fewer iterations
+    .venv/bin/python -m bench.bench_sales               # 1,000,000 rows
+    .venv/bin/python -m bench.bench_sales --rows 10000000
+    .venv/bin/python -m bench.bench_sales --quick       # fewer iterations
 
 The app is built as the platform builds it (under ``/apps/sales/``) and called in-process
 through its own Flask server, with the ``Plotly-User-Data`` header the platform's front door
@@ -24,17 +24,15 @@ import gc
 import json
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dash_appkit.identity import USER_HEADER, User
+
+from portal.callback_body import callback_body
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from dash_appkit.identity import USER_HEADER, User  # noqa: E402
-
-from portal.callback_body import callback_body  # noqa: E402
 
 PREFIX = "/apps/sales/"
 

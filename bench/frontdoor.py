@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-import wrk
-from live_stack import HELLO_CALLBACK as CALLBACK
-from live_stack import free_port
-from stack import (
+
+from bench import wrk
+from bench.stack import (
     BenchStack,
     cmdline,
     cpu_seconds,
@@ -40,6 +39,8 @@ from stack import (
     gunicorn_master,
     program_pids,
 )
+from tests.live_stack import HELLO_CALLBACK as CALLBACK
+from tests.live_stack import free_port
 
 GOAL_RATIO = 0.85
 CONNECTIONS = 8

@@ -9,7 +9,7 @@ ran and how many session rows it wrote (none: a visitor's sign-in lives in a coo
 
 Run from bench_platform.py, or on its own with a small platform:
 
-    .venv/bin/python bench/login_flood.py [--quick]
+    .venv/bin/python -m bench.login_flood [--quick]
 """
 
 from __future__ import annotations
@@ -23,14 +23,12 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "keycloak"), str(HERE.parent)]
+import requests
 
-import requests  # noqa: E402
-import wrk  # noqa: E402
-from frontdoor import CONNECTIONS, session_cookie  # noqa: E402
-from live_stack import HELLO_CALLBACK as CALLBACK  # noqa: E402
-from stack import BenchStack, say  # noqa: E402
+from bench import wrk
+from bench.frontdoor import CONNECTIONS, session_cookie
+from bench.stack import BenchStack, say
+from tests.live_stack import HELLO_CALLBACK as CALLBACK
 
 GOAL_RATIO = 0.90
 FLOOD_CONNECTIONS = 4
@@ -120,10 +118,10 @@ def main() -> int:
     import shutil
     import tempfile
 
-    from bench_platform import BENCH_SLUG, bundle, timed_deploy
-    from hosting_client import create_app, set_access
-    from oidc_flow import login
-    from stack import platform_stack
+    from bench.bench_platform import BENCH_SLUG, bundle, timed_deploy
+    from bench.stack import platform_stack
+    from tests.hosting_client import create_app, set_access
+    from tests.oidc_flow import login
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from hosting_client import callback_body, create_app, csrf_headers, deploy
-from stack import BenchStack, say
+
+from bench.stack import BenchStack, say
+from tests.hosting_client import callback_body, create_app, csrf_headers, deploy
 
 __all__ = ["GOALS", "measure"]
 

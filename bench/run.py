@@ -17,20 +17,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-import wrk
+from bench import wrk
 
-BENCHES = ["bench_registry.py", "bench_sales.py", "bench_platform.py"]
+BENCHES = ["bench_registry", "bench_sales", "bench_platform"]
 
 
 def main() -> int:
     extra = sys.argv[1:]
-    here = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent
     if not wrk.available():
         print(wrk.MISSING, flush=True)
     failed = []
     for name in BENCHES:
         print(f"\n===== {name} =====", flush=True)
-        done = subprocess.run([sys.executable, str(here / name), *extra], cwd=here.parent)
+        done = subprocess.run([sys.executable, "-m", f"bench.{name}", *extra], cwd=root)
         if done.returncode:
             failed.append(name)
     if failed:

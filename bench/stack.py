@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -22,17 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-for _path in (ROOT / "keycloak", ROOT / "tests", ROOT):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import kcctl  # noqa: E402
-from live_stack import free_port  # noqa: E402
-
-from portal.hosting.local import LocalPlatform  # noqa: E402
-from portal.hosting.memwatch import process_children  # noqa: E402
-from portal.hosting.restarts import gunicorn_processes  # noqa: E402
+import kcctl
+from portal.hosting.local import LocalPlatform
+from portal.hosting.memwatch import process_children
+from portal.hosting.restarts import gunicorn_processes
+from tests.live_stack import free_port
 
 Say = Callable[[str], None]
 

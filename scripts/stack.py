@@ -2,7 +2,7 @@
 
 With a Docker engine it uses docker-compose.yml; without one it runs the platform as
 local processes (portal.hosting.local): one supervisord, in var/apps/supervisor, runs the
-Keycloak distribution on the local Java (keycloak/kcctl.py), the apps, the portal under
+Keycloak distribution on the local Java (kcctl, keycloak/kcctl/), the apps, the portal under
 gunicorn and nginx as the front door, restarts whichever exits and keeps their logs
 (rotated) in var/. `make down` stops supervisord and with it every one of them. It says
 which mode it chose.
@@ -18,16 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
-PORTAL_URL = "http://127.0.0.1:8050"
-KEYCLOAK_URL = "http://127.0.0.1:8080"
-
-sys.path.insert(0, str(ROOT / "keycloak"))
-import kcctl  # noqa: E402
-
-from portal.hosting.frontdoor import FrontDoorError  # noqa: E402
-from portal.hosting.local import (  # noqa: E402
+import kcctl
+from portal.hosting.frontdoor import FrontDoorError
+from portal.hosting.local import (
     PLATFORM_LOG_BACKUPS,
     PLATFORM_LOG_MAXBYTES,
     PLATFORM_PROGRAMS,
@@ -35,8 +28,13 @@ from portal.hosting.local import (  # noqa: E402
     LocalPlatform,
     PlatformStartError,
 )
-from portal.hosting.programs import Program, carried_env  # noqa: E402
-from portal.hosting.supervisor import Supervisor, SupervisorError  # noqa: E402
+from portal.hosting.programs import Program, carried_env
+from portal.hosting.supervisor import Supervisor, SupervisorError
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+PORTAL_URL = "http://127.0.0.1:8050"
+KEYCLOAK_URL = "http://127.0.0.1:8080"
 
 #: Keycloak's supervisord program under `make up`.
 KEYCLOAK = "platform-keycloak"

@@ -15,8 +15,9 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import requests
-from live_stack import Stack
-from oidc_flow import keycloak_form_action
+
+from tests.live_stack import Stack
+from tests.oidc_flow import keycloak_form_action
 
 __all__ = [
     "CLI",

@@ -1,6 +1,6 @@
 """The real stack for integration tests: one Keycloak and one portal per test session.
 
-Keycloak is started through keycloak/kcctl.py (the same script `make up` uses) on free
+Keycloak is started through kcctl (the package `make up` uses) on free
 ports with a fresh data directory, so `make test` also works while `make up` runs. Its
 realm is the project's realm-export.json, pointed at the test front door's port and given
 a short access-token lifespan so refresh and role changes can be observed. The platform
@@ -12,27 +12,21 @@ Everything started here is stopped at the end of the session, also when tests fa
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "keycloak"))
-sys.path.insert(0, str(ROOT / "tests"))
-
-import kcctl  # noqa: E402
-from live_stack import (  # noqa: E402
+import kcctl
+from portal.hosting.local import LocalPlatform
+from tests.live_stack import (
     ACCESS_TOKEN_LIFESPAN,
     REFRESH_LEEWAY,
     TEST_SALES_ROWS,
     Stack,
     free_port,
 )
-
-from portal.hosting.local import LocalPlatform  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Unit tests of keycloak/kcctl.py that need no Keycloak: version, preflight, realm patching.
+"""Unit tests of kcctl (keycloak/kcctl/) that need no Keycloak: version, preflight, realm patching.
 
 The real start/stop of Keycloak is exercised once per session by tests/conftest.py.
 """
@@ -9,16 +9,21 @@ import dataclasses
 import json
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "keycloak"))
+import kcctl
+import kcctl.checks
+import kcctl.home
+import kcctl.instance
+import kcctl.readiness
+import kcctl.realm
 
-import kcctl  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -40,7 +45,7 @@ def free_port() -> int:
 @pytest.fixture
 def java_ok(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pretend a suitable Java exists, so preflight gets to the ports."""
-    monkeypatch.setattr(kcctl, "find_java", lambda: (Path("/usr/bin/java"), 17))
+    monkeypatch.setattr(kcctl.checks, "find_java", lambda: (Path("/usr/bin/java"), 17))
 
 
 def fake_java(tmp_path: Path, version_line: str) -> Path:
@@ -193,7 +198,7 @@ def make_fake_distribution(root: Path) -> Path:
 
 def test_instance_home_shares_only_read_only_parts(tmp_path: Path) -> None:
     dist = make_fake_distribution(tmp_path / "cache")
-    home = kcctl._prepare_home(tmp_path / "instance", dist)
+    home = kcctl.home.prepare_home(tmp_path / "instance", dist)
     # kc.sh locates its home with readlink -f: it must be a real file in this home.
     assert (home / "bin" / "kc.sh").is_file() and not (home / "bin" / "kc.sh").is_symlink()
     for shared in ("conf", "themes", "providers", "lib/lib", "lib/app"):
@@ -205,7 +210,7 @@ def test_instance_home_shares_only_read_only_parts(tmp_path: Path) -> None:
     (home / "lib" / "quarkus" / "quarkus-application.dat").write_bytes(b"augmented")
     assert (dist / "lib" / "quarkus" / "quarkus-application.dat").read_bytes() == b"dat"
     # A second start reuses the home as it is.
-    assert kcctl._prepare_home(tmp_path / "instance", dist) == home
+    assert kcctl.home.prepare_home(tmp_path / "instance", dist) == home
     assert (home / "lib" / "quarkus" / "quarkus-application.dat").read_bytes() == b"augmented"
 
 
@@ -214,7 +219,7 @@ def test_realm_dict_is_the_only_file_to_import(tmp_path: Path) -> None:
     (home / "data" / "import").mkdir(parents=True)
     (home / "data" / "import" / "stale.json").write_text("{}")
     realm = kcctl.patch_realm(access_token_lifespan=42)
-    assert kcctl._write_realm(home, realm) == "dash"
+    assert kcctl.realm.write_realm(home, realm) == "dash"
     files = list((home / "data" / "import").iterdir())
     assert [f.name for f in files] == ["realm-export.json"]
     assert json.loads(files[0].read_text())["accessTokenLifespan"] == 42
@@ -293,6 +298,18 @@ def test_cli_status_when_stopped(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "not running" in capsys.readouterr().out
 
 
+def test_runs_as_a_module_from_anywhere(tmp_path: Path) -> None:
+    """`python -m kcctl` is the installed package: no path to the repository needed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "kcctl", "status", "--instance-dir", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout.strip()) == (3, "Keycloak is not running")
+
+
 def test_cli_up_fails_with_one_line_reason(
     java_ok: None,
     listening: int,
@@ -300,10 +317,12 @@ def test_cli_up_fails_with_one_line_reason(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(kcctl, "ensure_distribution", lambda *a, **k: pytest.fail("fetched"))
+    monkeypatch.setattr(
+        kcctl.instance, "ensure_distribution", lambda *a, **k: pytest.fail("fetched")
+    )
     monkeypatch.setenv("KEYCLOAK_CACHE_DIR", str(tmp_path / "cache"))
     args = ["up", "--instance-dir", str(tmp_path / "kc"), "--http-port", str(listening)]
-    monkeypatch.setattr(kcctl.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(kcctl.checks.shutil, "which", lambda name: f"/usr/bin/{name}")
     assert kcctl.main(args) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
@@ -331,7 +350,7 @@ def test_a_start_keeps_the_previous_runs_log(
         realm="dash",
         log_file=log,
     )
-    monkeypatch.setattr(kcctl, "prepare", lambda **kwargs: launch)
+    monkeypatch.setattr(kcctl.instance, "prepare", lambda **kwargs: launch)
     instance = kcctl.start(instance_dir=tmp_path)
     assert instance.process is not None and instance.process.wait(timeout=30) == 0
     assert log.read_text() == "second run\n"
@@ -348,9 +367,9 @@ def test_an_earlier_runs_failure_in_an_appended_log_is_not_this_runs(tmp_path: P
     instance = kcctl.Instance(
         instance_dir=tmp_path, http_port=1, management_port=2, pid=1, log_file=log
     )
-    assert kcctl._failure_reason(instance) is not None  # the whole file: the old failure
+    assert kcctl.readiness.failure_reason(instance) is not None  # the whole file: the old failure
     later = dataclasses.replace(instance, log_offset=offset)
-    assert kcctl._failure_reason(later) is None
+    assert kcctl.readiness.failure_reason(later) is None
     with log.open("a") as out:
         out.write("ERROR: Failed to start server\nERROR: Port 8080 is busy\n")
-    assert "Port 8080 is busy" in (kcctl._failure_reason(later) or "")
+    assert "Port 8080 is busy" in (kcctl.readiness.failure_reason(later) or "")

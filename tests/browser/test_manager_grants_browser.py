@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable
 
 import pytest
-from oidc_flow import login
 from playwright.sync_api import Page, expect
+
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.browser
 

@@ -6,8 +6,9 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from live_stack import Stack
-from oidc_flow import admin_api
+
+from tests.live_stack import Stack
+from tests.oidc_flow import admin_api
 
 
 @pytest.fixture()

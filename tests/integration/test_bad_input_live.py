@@ -13,8 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from hosting_client import csrf_headers
-from oidc_flow import login
+
+from tests.hosting_client import csrf_headers
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

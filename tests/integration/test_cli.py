@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from cli_client import CLI, approve_device, ci_env, cli_env, client_token, run_cli
-from hosting_client import APPS
-from live_stack import Stack
-from oidc_flow import login
+
+from tests.cli_client import CLI, approve_device, ci_env, cli_env, client_token, run_cli
+from tests.hosting_client import APPS
+from tests.live_stack import Stack
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,8 @@ import time
 
 import pytest
 import requests
-from oidc_flow import login
+
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

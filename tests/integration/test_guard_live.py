@@ -6,8 +6,9 @@ import json
 
 import pytest
 import requests
-from live_stack import HELLO_CALLBACK
-from oidc_flow import login
+
+from tests.live_stack import HELLO_CALLBACK
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

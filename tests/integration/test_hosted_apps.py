@@ -12,7 +12,8 @@ from statistics import mean
 
 import pytest
 import requests
-from hosting_client import (
+
+from tests.hosting_client import (
     APPS,
     callback_body,
     component,
@@ -21,7 +22,7 @@ from hosting_client import (
     outputs_of,
     texts,
 )
-from oidc_flow import login
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from hosting_client import APPS, create_app, deploy
-from live_stack import Stack
-from oidc_flow import login
+
+from tests.hosting_client import APPS, create_app, deploy
+from tests.live_stack import Stack
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

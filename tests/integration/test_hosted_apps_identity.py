@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 import requests
-from hosting_client import callback_body, component, deploy_app, outputs_of, set_access, texts
-from oidc_flow import login
+
+from tests.hosting_client import callback_body, component, deploy_app, outputs_of, set_access, texts
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

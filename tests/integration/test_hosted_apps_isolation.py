@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 import requests
-from hosting_client import callback_body, deploy_app, outputs_of
-from live_stack import Stack
-from oidc_flow import login
+
+from tests.hosting_client import callback_body, deploy_app, outputs_of
+from tests.live_stack import Stack
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
-from hosting_client import APPS, callback_body, component, create_app, deploy, outputs_of
-from oidc_flow import login
+
+from tests.hosting_client import APPS, callback_body, component, create_app, deploy, outputs_of
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

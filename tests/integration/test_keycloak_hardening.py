@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from live_stack import Stack, free_port
-from oidc_flow import LoginFormError, login
 
 from portal.keycloak_admin import DirectoryUnavailable, KeycloakDirectory
+from tests.live_stack import Stack, free_port
+from tests.oidc_flow import LoginFormError, login
 
 pytestmark = pytest.mark.integration
 

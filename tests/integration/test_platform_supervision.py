@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from live_stack import Stack
-from oidc_flow import login
 
 from portal.hosting.local import FRONTDOOR, PORTAL, LocalPlatform
 from scripts import stack as stack_script
+from tests.live_stack import Stack
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,8 @@ import re
 
 import pytest
 import requests
-from oidc_flow import login
+
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

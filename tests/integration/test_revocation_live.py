@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import requests
-from live_stack import Stack
-from oidc_flow import admin_api, cli_tokens, login, sign_out_everywhere
+
+from tests.live_stack import Stack
+from tests.oidc_flow import admin_api, cli_tokens, login, sign_out_everywhere
 
 pytestmark = pytest.mark.integration
 

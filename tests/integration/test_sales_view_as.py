@@ -8,7 +8,8 @@ import csv
 import io
 
 import pytest
-from oidc_flow import login
+
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

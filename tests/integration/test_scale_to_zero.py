@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from hosting_client import APPS, callback_body, create_app, csrf_headers, deploy
-from oidc_flow import login
+
+from tests.hosting_client import APPS, callback_body, create_app, csrf_headers, deploy
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

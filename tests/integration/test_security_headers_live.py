@@ -15,8 +15,9 @@ import re
 
 import pytest
 import requests
-from oidc_flow import login
 from PIL import Image
+
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

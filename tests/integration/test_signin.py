@@ -9,8 +9,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
-from live_stack import HELLO_CALLBACK
-from oidc_flow import keycloak_form_action, login
+
+from tests.live_stack import HELLO_CALLBACK
+from tests.oidc_flow import keycloak_form_action, login
 
 pytestmark = pytest.mark.integration
 

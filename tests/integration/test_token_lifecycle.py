@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from live_stack import (
+
+from tests.live_stack import (
     ACCESS_TOKEN_LIFESPAN,
     HELLO_CALLBACK,
     ROOT,
@@ -20,7 +21,7 @@ from live_stack import (
     free_port,
     wait_http,
 )
-from oidc_flow import cli_tokens, login, sign_out_everywhere
+from tests.oidc_flow import cli_tokens, login, sign_out_everywhere
 
 pytestmark = pytest.mark.integration
 

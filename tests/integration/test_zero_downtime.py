@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from hosting_client import APPS, create_app, deploy
-from oidc_flow import login
+
+from tests.hosting_client import APPS, create_app, deploy
+from tests.oidc_flow import login
 
 pytestmark = pytest.mark.integration
 

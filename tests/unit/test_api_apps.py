@@ -1,8 +1,7 @@
-"""/api/apps: every status code of the contract, with fake identities.
+"""/api/apps: every status code of the contract, for each demo user.
 
-The identity comes from the test-only ``X-Test-User`` hook of conftest_registry (the
-real portal verifies a session or a bearer token; CSRF is checked globally by the
-platform, not here).
+Users sign in through real sessions (tests.unit.portal_client), whose writes carry the
+session's CSRF token; CSRF itself is checked globally by the platform, not here.
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import audit, registry
-from tests.unit.conftest_registry import DEMO_USERS, TEST_USER_HEADER, FakeDirectory, make_app
+from tests.unit.conftest_registry import make_app
+from tests.unit.demo import DEMO_USERS, FakeDirectory
 
 
 @pytest.fixture
@@ -32,10 +32,6 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def as_user(name: str | None) -> dict[str, str]:
-    return {TEST_USER_HEADER: name} if name else {}
-
-
 # --- GET /api/apps ------------------------------------------------------------------------
 
 
@@ -50,7 +46,7 @@ def as_user(name: str | None) -> dict[str, str]:
     ],
 )
 def test_list(client: FlaskClient, who: str | None, slugs: list[str]) -> None:
-    answer = client.get("/api/apps", headers=as_user(who))
+    answer = client.get("/api/apps", user=who)
     assert answer.status_code == 200
     assert answer.headers["Cache-Control"] == "no-store"
     apps = answer.get_json()["apps"]
@@ -59,11 +55,11 @@ def test_list(client: FlaskClient, who: str | None, slugs: list[str]) -> None:
 
 
 def test_list_entries_hide_grants(client: FlaskClient) -> None:
-    bob = client.get("/api/apps", headers=as_user("bob")).get_json()["apps"]
+    bob = client.get("/api/apps", user="bob").get_json()["apps"]
     [sales] = [a for a in bob if a["slug"] == "sales"]
     assert "viewers" not in sales and "co_owners" not in sales
     assert sales["can_manage"] is False
-    alice = client.get("/api/apps", headers=as_user("alice")).get_json()["apps"]
+    alice = client.get("/api/apps", user="alice").get_json()["apps"]
     assert {a["slug"]: a["can_manage"] for a in alice} == {
         "hello": False,
         "public": False,
@@ -94,7 +90,7 @@ def test_list_with_trailing_slash(client: FlaskClient) -> None:
     ],
 )
 def test_get_settings(client: FlaskClient, who: str | None, slug: str, status: int) -> None:
-    answer = client.get(f"/api/apps/{slug}", headers=as_user(who))
+    answer = client.get(f"/api/apps/{slug}", user=who)
     assert answer.status_code == status
     body = answer.get_json()
     if status != 200:
@@ -107,7 +103,7 @@ def test_get_settings(client: FlaskClient, who: str | None, slug: str, status: i
 
 
 def test_get_settings_shape(client: FlaskClient) -> None:
-    body = client.get("/api/apps/sales", headers=as_user("alice")).get_json()
+    body = client.get("/api/apps/sales", user="alice").get_json()
     assert body["owner"] == "alice"
     assert body["access"] == "restricted"
     assert body["viewers"] == {"users": [], "groups": ["/sales"]}
@@ -122,14 +118,14 @@ def test_patch_by_owner(client: FlaskClient, app: Flask) -> None:
     answer = client.patch(
         "/api/apps/sales",
         json={"access": "restricted", "viewers": {"users": ["Dave"]}, "title": "Sales Q3"},
-        headers=as_user("alice"),
+        user="alice",
     )
     assert answer.status_code == 200
     body = answer.get_json()
     assert body["title"] == "Sales Q3"
     assert body["viewers"] == {"users": ["dave"], "groups": ["/sales"]}
     # The change is live at once: dave now gets the app in his list.
-    dave = client.get("/api/apps", headers=as_user("dave")).get_json()["apps"]
+    dave = client.get("/api/apps", user="dave").get_json()["apps"]
     assert "sales" in [a["slug"] for a in dave]
     with app.app_context():
         [event] = audit.recent(1, target="app:sales")
@@ -160,7 +156,7 @@ def test_patch_by_owner(client: FlaskClient, app: Flask) -> None:
 def test_patch_statuses(
     client: FlaskClient, who: str | None, slug: str, body: object, status: int
 ) -> None:
-    answer = client.patch(f"/api/apps/{slug}", json=body, headers=as_user(who))
+    answer = client.patch(f"/api/apps/{slug}", json=body, user=who)
     assert answer.status_code == status, answer.get_json()
     assert answer.is_json
 
@@ -172,9 +168,7 @@ def test_patch_needs_json(client: FlaskClient) -> None:
         ("", "application/json"),
     ]
     for data, content_type in bodies:
-        answer = client.patch(
-            "/api/apps/sales", data=data, content_type=content_type, headers=as_user("alice")
-        )
+        answer = client.patch("/api/apps/sales", data=data, content_type=content_type, user="alice")
         assert answer.status_code == 400, data
         assert answer.get_json()["error"]
 
@@ -195,25 +189,25 @@ def test_json_nested_too_deeply_is_a_400(client: FlaskClient, depth: int) -> Non
             method=method,
             data=data,
             content_type="application/json",
-            headers=as_user("admin"),
+            user="admin",
         )
         assert answer.status_code == 400, (method, path)
         assert answer.get_json()["error"].startswith("The JSON body is nested too deeply.")
-    assert client.get("/api/apps/sales", headers=as_user("alice")).get_json()["title"] == "Sales"
+    assert client.get("/api/apps/sales", user="alice").get_json()["title"] == "Sales"
 
 
 def test_patch_half_valid_changes_nothing(client: FlaskClient, app: Flask) -> None:
-    before = client.get("/api/apps/sales", headers=as_user("alice")).get_json()
+    before = client.get("/api/apps/sales", user="alice").get_json()
     with app.app_context():
         events = len(audit.recent(1000))
     answer = client.patch(
         "/api/apps/sales",
         json={"title": "A fine new title", "tags": "not-a-list"},
-        headers=as_user("alice"),
+        user="alice",
     )
     assert answer.status_code == 422
     assert answer.get_json()["field"] == "tags"
-    assert client.get("/api/apps/sales", headers=as_user("alice")).get_json() == before
+    assert client.get("/api/apps/sales", user="alice").get_json() == before
     with app.app_context():
         assert len(audit.recent(1000)) == events
 
@@ -223,9 +217,7 @@ def test_patch_refused_by_policy(client: FlaskClient, app: Flask) -> None:
         registry.set_policy(
             allowed_access_levels=["authenticated", "restricted"], actor=DEMO_USERS["admin"]
         )
-    answer = client.patch(
-        "/api/apps/sales", json={"access": "unauthenticated"}, headers=as_user("alice")
-    )
+    answer = client.patch("/api/apps/sales", json={"access": "unauthenticated"}, user="alice")
     assert answer.status_code == 422
     assert "policy" in answer.get_json()["error"]
 
@@ -234,11 +226,11 @@ def test_patch_refused_by_policy(client: FlaskClient, app: Flask) -> None:
 
 
 def test_transfer_to_licensed_user(client: FlaskClient, directory: FakeDirectory) -> None:
-    answer = client.put("/api/apps/sales/owner", json={"owner": "Erin"}, headers=as_user("admin"))
+    answer = client.put("/api/apps/sales/owner", json={"owner": "Erin"}, user="admin")
     assert answer.status_code == 200
     assert answer.get_json()["owner"] == "erin"
     assert directory.asked == ["erin"]
-    assert client.get("/api/apps/sales", headers=as_user("alice")).status_code == 403
+    assert client.get("/api/apps/sales", user="alice").status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -260,23 +252,23 @@ def test_transfer_to_licensed_user(client: FlaskClient, directory: FakeDirectory
 def test_transfer_statuses(
     client: FlaskClient, who: str | None, slug: str, body: object, status: int
 ) -> None:
-    answer = client.put(f"/api/apps/{slug}/owner", json=body, headers=as_user(who))
+    answer = client.put(f"/api/apps/{slug}/owner", json=body, user=who)
     assert answer.status_code == status, answer.get_json()
     if status == 409:
         assert answer.get_json()["reason"] == "not_licensed"
-    assert client.get("/api/apps/sales", headers=as_user("admin")).get_json()["owner"] == "alice"
+    assert client.get("/api/apps/sales", user="admin").get_json()["owner"] == "alice"
 
 
 def test_transfer_when_directory_is_down(client: FlaskClient, directory: FakeDirectory) -> None:
     directory.down = True
-    answer = client.put("/api/apps/sales/owner", json={"owner": "erin"}, headers=as_user("admin"))
+    answer = client.put("/api/apps/sales/owner", json={"owner": "erin"}, user="admin")
     assert answer.status_code == 503
-    assert client.get("/api/apps/sales", headers=as_user("admin")).get_json()["owner"] == "alice"
+    assert client.get("/api/apps/sales", user="admin").get_json()["owner"] == "alice"
 
 
 def test_methods_not_allowed(client: FlaskClient) -> None:
-    assert client.put("/api/apps/sales", json={}, headers=as_user("admin")).status_code == 405
-    assert client.put("/api/apps", json={}, headers=as_user("admin")).status_code == 405
+    assert client.put("/api/apps/sales", json={}, user="admin").status_code == 405
+    assert client.put("/api/apps", json={}, user="admin").status_code == 405
 
 
 # --- POST /api/app-events: text an app reports for the audit log --------------------------

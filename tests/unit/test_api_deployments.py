@@ -1,4 +1,4 @@
-"""The deployment API's answers, with fake identities (the build itself runs in the
+"""The deployment API's answers, for each demo user (the build itself runs in the
 integration tests, through the real supervisor and front door)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from portal.api import deployments as deployments_api
 from portal.services import services
-from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
+from tests.unit.conftest_registry import make_app
 
 GZIP = "application/gzip"
 
@@ -56,13 +56,13 @@ def deploy(client: FlaskClient, who: str, body: bytes = GOOD, slug: str = "hello
         f"/api/apps/{slug}/deployments",
         data=body,
         content_type=extra.pop("content_type", GZIP),
-        headers={TEST_USER_HEADER: who},
+        user=who,
         query_string=extra,
     )
 
 
 def listed(client: FlaskClient, slug: str = "hello") -> list[dict]:
-    answer = client.get(f"/api/apps/{slug}/deployments", headers={TEST_USER_HEADER: "admin"})
+    answer = client.get(f"/api/apps/{slug}/deployments", user="admin")
     return answer.json["deployments"]
 
 
@@ -70,9 +70,7 @@ def listed(client: FlaskClient, slug: str = "hello") -> list[dict]:
 
 
 def test_a_licensed_user_creates_an_app_and_owns_it(client: FlaskClient) -> None:
-    answer = client.post(
-        "/api/apps", json={"slug": "my-app", "title": "Mine"}, headers={TEST_USER_HEADER: "erin"}
-    )
+    answer = client.post("/api/apps", json={"slug": "my-app", "title": "Mine"}, user="erin")
     assert answer.status_code == 201
     assert answer.json["owner"] == "erin"
     assert answer.json["access"] == "restricted" and answer.json["visible_in_portal"] is False
@@ -93,8 +91,7 @@ def test_a_licensed_user_creates_an_app_and_owns_it(client: FlaskClient) -> None
     ],
 )
 def test_create_app_refusals(client: FlaskClient, who, body, status) -> None:
-    headers = {TEST_USER_HEADER: who} if who else {}
-    assert client.post("/api/apps", json=body, headers=headers).status_code == status
+    assert client.post("/api/apps", json=body, user=who).status_code == status
 
 
 # --- POST /api/apps/<slug>/deployments ----------------------------------------------------
@@ -111,9 +108,9 @@ def test_a_good_bundle_is_accepted_and_built_in_the_background(app, client) -> N
     assert (bundle_dir / "app.py").exists()
     # Apps live below the data folder the settings were given, never the checkout's var/.
     assert bundle_dir.is_relative_to(services(app).settings.data_dir)
-    one = client.get(answer.headers["Location"], headers={TEST_USER_HEADER: "admin"})
+    one = client.get(answer.headers["Location"], user="admin")
     assert one.json["created_by"] == "admin" and one.json["error"] is None
-    log = client.get(answer.headers["Location"] + "/log", headers={TEST_USER_HEADER: "admin"})
+    log = client.get(answer.headers["Location"] + "/log", user="admin")
     assert log.status_code == 200 and log.mimetype == "text/plain"
 
 
@@ -128,10 +125,7 @@ def test_a_good_bundle_is_accepted_and_built_in_the_background(app, client) -> N
     ],
 )
 def test_who_may_deploy(client: FlaskClient, who, slug, status) -> None:
-    headers = {TEST_USER_HEADER: who} if who else {}
-    answer = client.post(
-        f"/api/apps/{slug}/deployments", data=GOOD, content_type=GZIP, headers=headers
-    )
+    answer = client.post(f"/api/apps/{slug}/deployments", data=GOOD, content_type=GZIP, user=who)
     assert answer.status_code == status
 
 
@@ -168,7 +162,7 @@ def test_a_bundle_over_the_limit_is_413(client, monkeypatch: pytest.MonkeyPatch)
 
 def test_deployments_are_for_owners_co_owners_and_admins(client: FlaskClient) -> None:
     for who, status in (("alice", 200), ("admin", 200), ("bob", 403), ("erin", 403)):
-        answer = client.get("/api/apps/sales/deployments", headers={TEST_USER_HEADER: who})
+        answer = client.get("/api/apps/sales/deployments", user=who)
         assert answer.status_code == status, who
-    missing = client.get("/api/apps/sales/deployments/99", headers={TEST_USER_HEADER: "alice"})
+    missing = client.get("/api/apps/sales/deployments/99", user="alice")
     assert missing.status_code == 404

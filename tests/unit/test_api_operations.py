@@ -20,7 +20,7 @@ from portal.deploys.models import AppEnvVar, Deployment
 from portal.deploys.pipeline import app_row
 from portal.extensions import db
 from portal.services import services
-from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
+from tests.unit.conftest_registry import make_app
 
 
 @pytest.fixture
@@ -34,8 +34,7 @@ def client(app: Flask) -> FlaskClient:
 
 
 def call(client: FlaskClient, method: str, path: str, who: str | None, **kwargs):
-    headers = {TEST_USER_HEADER: who} if who else {}
-    return client.open(path, method=method, headers=headers, **kwargs)
+    return client.open(path, method=method, user=who, **kwargs)
 
 
 OPERATIONS = [

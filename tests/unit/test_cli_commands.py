@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_fake_server import Answer, FakeServer, Seen, fake_server
 from click.testing import CliRunner, Result
 from dash_platform_cli.main import cli
+
+from tests.unit.cli_fake_server import Answer, FakeServer, Seen, fake_server
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_fake_server import Answer, FakeServer, Seen, fake_server
 from dash_platform_cli.auth import TokenSource
 from dash_platform_cli.config import Config
 from dash_platform_cli.errors import EXIT_NOT_SIGNED_IN, CliError
 from dash_platform_cli.tokens import TokenStore
+
+from tests.unit.cli_fake_server import Answer, FakeServer, Seen, fake_server
 
 
 def fake_jwt(**claims: object) -> str:

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_fake_server import Answer, FakeServer, fake_server
+
+from tests.unit.cli_fake_server import Answer, FakeServer, fake_server
 
 
 def run_cli(

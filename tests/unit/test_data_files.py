@@ -9,7 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from portal.datafiles import DATA_DIR_MODE, private_sqlite_file
-from tests.unit.test_session_store import BOB, sign_in, worker
+from tests.unit.conftest_registry import make_app
+from tests.unit.demo import DEMO_USERS
+from tests.unit.portal_client import sign_in
+
+BOB = DEMO_USERS["bob"]
 
 
 @contextmanager
@@ -30,7 +34,7 @@ def test_a_new_data_folder_is_enterable_only_and_every_file_in_it_is_private(
 ) -> None:
     data_dir = tmp_path / "var"
     with umask(0o022):  # the usual umask: files 0644, folders 0755 unless made otherwise
-        app = worker(data_dir)
+        app = make_app(data_dir)
         sign_in(app, BOB)
     assert _mode(data_dir) == DATA_DIR_MODE == 0o711  # apps and nginx enter, none lists
     files = [p for p in data_dir.iterdir() if p.is_file()]
@@ -49,13 +53,13 @@ def test_an_existing_database_and_its_journal_are_made_private(tmp_path: Path) -
 
 def test_an_existing_listable_data_folder_is_made_enterable_only(tmp_path: Path) -> None:
     tmp_path.chmod(0o775)
-    worker(tmp_path)
+    make_app(tmp_path)
     assert _mode(tmp_path) == 0o711 and _mode(tmp_path / "portal.db") == 0o600
 
 
 def test_a_closed_data_folder_stays_closed(tmp_path: Path) -> None:
     tmp_path.chmod(0o700)
-    worker(tmp_path)
+    make_app(tmp_path)
     assert _mode(tmp_path) == 0o700
 
 

@@ -1,6 +1,6 @@
 """The front door's decisions (``/_frontdoor/auth``) and the refusals the portal renders.
 
-Identity comes from the test-only header hook of conftest_registry; the integration tests
+Users sign in through real sessions (tests.unit.portal_client); the integration tests
 ask the same questions through nginx with identities from the real Keycloak.
 """
 
@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 
 from portal.frontdoor_auth import decide
 from roles import AccessLevel
-from tests.unit.conftest_registry import DEMO_USERS, TEST_USER_HEADER, app_record, make_app
+from tests.unit.conftest_registry import app_record, make_app
+from tests.unit.demo import DEMO_USERS
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +31,7 @@ def client(app: Flask) -> FlaskClient:
 
 def _ask(client: FlaskClient, user: str | None, uri: str, method: str = "GET", **headers: str):
     sent = {"X-Original-URI": uri, "X-Original-Method": method, **headers}
-    if user:
-        sent[TEST_USER_HEADER] = user
-    return client.get("/_frontdoor/auth", headers=sent)
+    return client.get("/_frontdoor/auth", headers=sent, user=user)
 
 
 @pytest.mark.parametrize(
@@ -137,17 +136,17 @@ def test_refused_page_redirects_to_login(client: FlaskClient) -> None:
 
 
 def test_refused_signed_in_is_403(client: FlaskClient) -> None:
-    answer = client.get("/apps/sales/_dash-layout", headers={TEST_USER_HEADER: "dave"})
+    answer = client.get("/apps/sales/_dash-layout", user="dave")
     assert answer.status_code == 403
 
 
 def test_unknown_app_is_404(client: FlaskClient) -> None:
-    answer = client.get("/apps/nope/_dash-layout", headers={TEST_USER_HEADER: "dave"})
+    answer = client.get("/apps/nope/_dash-layout", user="dave")
     assert answer.status_code == 404
 
 
 def test_allowed_but_not_answering_is_503(client: FlaskClient) -> None:
-    answer = client.get("/apps/hello/_dash-layout", headers={TEST_USER_HEADER: "dave"})
+    answer = client.get("/apps/hello/_dash-layout", user="dave")
     assert answer.status_code == 503
     assert "not running" in answer.json["error"]
 
@@ -158,7 +157,8 @@ def test_a_request_the_app_died_answering_is_not_sent_again(client: FlaskClient,
     answer = client.post(
         "/apps/hello/_dash-update-component",
         json={},
-        headers={TEST_USER_HEADER: "dave", "X-Frontdoor-Upstream-Sent": sent},
+        headers={"X-Frontdoor-Upstream-Sent": sent},
+        user="dave",
     )
     assert answer.status_code == 502
     assert "stopped while answering" in answer.json["error"]

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from portal import registry
 from portal.services import services
-from tests.unit.conftest_registry import TEST_USER_HEADER, make_app
+from tests.unit.conftest_registry import make_app
 
 
 @pytest.fixture
@@ -24,13 +24,13 @@ def client(app: Flask) -> FlaskClient:
 
 
 def page(client: FlaskClient, who: str, slug: str = "sales") -> str:
-    answer = client.get(f"/manager/apps/{slug}", headers={TEST_USER_HEADER: who})
+    answer = client.get(f"/manager/apps/{slug}", user=who)
     assert answer.status_code == 200
     return answer.get_data(as_text=True)
 
 
 def post(client: FlaskClient, who: str, path: str, data: dict[str, str]):
-    return client.post(path, data=data, headers={TEST_USER_HEADER: who}, follow_redirects=True)
+    return client.post(path, data=data, user=who, follow_redirects=True)
 
 
 def test_owner_sees_the_sections_and_only_an_admin_the_memory_limit(client) -> None:
@@ -107,5 +107,5 @@ def test_delete_needs_the_slug_typed(app: Flask, client) -> None:
 )
 def test_others_may_not_operate(client, path: str) -> None:
     for who in ("erin", "bob"):  # a licensed user who does not own it; a viewer
-        answer = client.post(path, data={"confirm": "sales"}, headers={TEST_USER_HEADER: who})
+        answer = client.post(path, data={"confirm": "sales"}, user=who)
         assert answer.status_code == 403, (who, path)

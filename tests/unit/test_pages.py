@@ -1,159 +1,51 @@
 """The Portal, App Manager and Admin pages, rendered for each kind of user.
 
 The app is the real ``portal.create_app`` on a fresh SQLite database with the
-contract's seeded apps. Two things are replaced, for these tests only: a hook that sets
-``g.user`` from a header, and a fake user directory standing in for Keycloak's admin
-API (a directory of users, not an identity provider).
+contract's seeded apps; users sign in through real sessions (tests.unit.portal_client).
+One thing is replaced, for these tests only: a fake user directory standing in for
+Keycloak's admin API (a directory of users, not an identity provider).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from datetime import UTC, datetime
 from html import escape as html_escape
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import audit, create_app, registry
+from portal import audit, registry
 from portal.auth import revocation
-from portal.identity import User
-from portal.keycloak_admin import DirectoryUnavailable, DirectoryUser, LoginEvent
 from portal.services import services
-from portal.settings import Settings
 from roles import AccessLevel
-from tests.unit.conftest_registry import TEST_USER_HEADER, install_test_identity, prepared
-
-
-def person(name: str, *roles: str, groups: Iterable[str] = ()) -> User:
-    return User(
-        sub=f"sub-{name}",
-        username=name,
-        name=name.title(),
-        email=f"{name}@example.com",
-        roles=frozenset({"viewer", *roles}),
-        groups=frozenset(groups),
-    )
-
-
-USERS = {
-    "admin": person("admin", "admin", "licensed_user"),
-    "alice": person("alice", "licensed_user", groups=["/sales/east"]),
-    "bob": person("bob", groups=["/sales/east"]),
-    "carol": person("carol", groups=["/sales/east/managers"]),
-    "dave": person("dave"),
-    "erin": person("erin", "licensed_user", groups=["/finance"]),
-    "frank": person("frank", groups=["/sales/west"]),
-}
-
-
-class FakeDirectory:
-    """Answers like ``KeycloakDirectory`` from the demo users; ``down`` makes it fail."""
-
-    def __init__(self, users: dict[str, User]) -> None:
-        self.users = dict(users)
-        self.down = False
-        self.signed_out: list[str] = []
-
-    def _check(self) -> None:
-        if self.down:
-            raise DirectoryUnavailable("Keycloak is unreachable (ConnectionError).")
-
-    def users_with_roles_and_groups(self) -> list[DirectoryUser]:
-        self._check()
-        return [
-            DirectoryUser(
-                id=f"id-{u.username}",
-                username=u.username,
-                email=u.email,
-                first_name=u.name,
-                roles=u.roles,
-                groups=u.groups,
-            )
-            for u in sorted(self.users.values(), key=lambda u: u.username)
-        ]
-
-    def licensed_usernames(self) -> set[str]:
-        self._check()
-        return {n for n, u in self.users.items() if "licensed_user" in u.roles}
-
-    def is_licensed(self, username: str) -> bool:
-        return username.lower() in self.licensed_usernames()
-
-    def suggest_users(self, prefix: str) -> list[str]:
-        self._check()
-        return sorted(n for n in self.users if n.startswith(prefix.lower()))
-
-    def suggest_groups(self, prefix: str) -> list[str]:
-        self._check()
-        groups = {"/sales", "/sales/east", "/sales/east/managers", "/sales/west", "/finance"}
-        return sorted(p for p in groups if prefix.lower().strip("/") in p)
-
-    def unknown_principals(
-        self, users: Iterable[str], groups: Iterable[str]
-    ) -> tuple[frozenset[str], frozenset[str]]:
-        self._check()
-        known_groups = {"/sales", "/sales/east", "/sales/east/managers", "/sales/west", "/finance"}
-        return frozenset(set(users) - set(self.users)), frozenset(set(groups) - known_groups)
-
-    def login_events(self, days: int = 30) -> list[LoginEvent]:
-        self._check()
-        now = datetime.now(UTC)
-        return [
-            LoginEvent(
-                time=now, username="bob", user_id="id-bob", client_id="dash", ip_address="127.0.0.1"
-            )
-        ]
-
-    def user_id(self, username: str) -> str:
-        self._check()
-        self.signed_out.append(username)
-        return f"sub-{username}"
-
-    def console_url(self, username: str | None = None, *, user_id: str | None = None) -> str:
-        return "http://kc.test/admin/master/console/#/dash/users" + (
-            f"/{user_id}" if user_id else ""
-        )
-
-    def console_home(self, section: str = "") -> str:
-        return f"http://kc.test/admin/master/console/#/dash/{section}"
-
-
-def build(tmp: Path, **overrides: object) -> Flask:
-    overrides.setdefault("revocation_poll_seconds", 0)  # no Keycloak to watch here
-    app = prepared(create_app(Settings.from_env(data_dir=tmp, **overrides)))
-    app.config["TESTING"] = True
-    services(app).directory = FakeDirectory(USERS)
-    install_test_identity(app, USERS)
-    return app
+from tests.unit.conftest_registry import make_app
+from tests.unit.demo import DEMO_USERS, FakeDirectory, contract_users, user
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """One app for the whole module (building one runs the migrations). Tests that
     change the registry put it back; the directory is reset before every test."""
-    return build(tmp_path_factory.mktemp("pages"))
+    return make_app(tmp_path_factory.mktemp("pages"))
 
 
 @pytest.fixture(autouse=True)
 def directory(app: Flask) -> FakeDirectory:
-    fake = FakeDirectory(USERS)
+    fake = FakeDirectory(contract_users())
     services(app).directory = fake
     return fake
 
 
 def get(app: Flask, path: str, who: str | None = None) -> tuple[int, str]:
     client: FlaskClient = app.test_client()
-    response = client.get(path, headers={TEST_USER_HEADER: who} if who else {})
+    response = client.get(path, user=who)
     return response.status_code, response.get_data(as_text=True)
 
 
 def post(app: Flask, path: str, who: str, data: dict[str, object]) -> tuple[int, str]:
     client = app.test_client()
-    response = client.post(path, data=data, headers={TEST_USER_HEADER: who}, follow_redirects=True)
+    response = client.post(path, data=data, user=who, follow_redirects=True)
     return response.status_code, response.get_data(as_text=True)
 
 
@@ -247,11 +139,11 @@ def test_app_settings_page_for_the_owner_with_analytics(app: Flask) -> None:
 
 def test_suggestions_come_from_the_directory(app: Flask) -> None:
     client = app.test_client()
-    answer = client.get("/manager/suggest?kind=group&q=east", headers={TEST_USER_HEADER: "alice"})
+    answer = client.get("/manager/suggest?kind=group&q=east", user="alice")
     assert answer.json == {"suggestions": ["/sales/east", "/sales/east/managers"]}
-    answer = client.get("/manager/suggest?kind=user&q=bo", headers={TEST_USER_HEADER: "alice"})
+    answer = client.get("/manager/suggest?kind=user&q=bo", user="alice")
     assert answer.json == {"suggestions": ["bob"]}
-    assert client.get("/manager/suggest?q=bo", headers={TEST_USER_HEADER: "bob"}).status_code == 403
+    assert client.get("/manager/suggest?q=bo", user="bob").status_code == 403
 
 
 def test_a_licensed_user_creates_an_app(app: Flask) -> None:
@@ -289,14 +181,14 @@ def test_form_posts_return_only_to_local_paths(app: Flask, back: str) -> None:
     answer = client.post(
         "/manager/initialize",
         data={"slug": "Bad Slug", "back": back},
-        headers={TEST_USER_HEADER: "alice"},
+        user="alice",
     )
     assert answer.status_code == 303
     assert answer.headers["Location"] == "/manager/"
     kept = client.post(
         "/manager/initialize",
         data={"slug": "Bad Slug", "back": "/manager/apps/sales?tab=1"},
-        headers={TEST_USER_HEADER: "alice"},
+        user="alice",
     )
     assert kept.headers["Location"] == "/manager/apps/sales?tab=1"
 
@@ -306,31 +198,25 @@ def test_grants_keycloak_does_not_know_are_kept_and_flagged(
 ) -> None:
     """Dash Enterprise's case: granting an external IdP's user before their first sign-in."""
     client = app.test_client()
-    alice = {TEST_USER_HEADER: "alice"}
     _, html = get(app, "/manager/apps/sales", "alice")
     assert 'id="unknown-grants"' in html and "Keycloak does not know" not in html
     grants = {"users": ["bob", "newcomer"], "groups": ["/sales", "/nope"]}
-    answer = client.patch("/api/apps/sales", json={"viewers": grants}, headers=alice)
+    answer = client.patch("/api/apps/sales", json={"viewers": grants}, user="alice")
     assert answer.status_code == 200, answer.get_json()
     try:
         _, html = get(app, "/manager/apps/sales", "alice")
         assert "Keycloak does not know newcomer: not yet signed in." in html
         assert "/nope: no such group in Keycloak (yet)." in html
         assert "bob:" not in html and "/sales:" not in html
-        found = client.get("/manager/apps/sales/unknown-grants", headers=alice).get_json()
+        found = client.get("/manager/apps/sales/unknown-grants", user="alice").get_json()
         assert (found["users"], found["groups"]) == (["newcomer"], ["/nope"])
-        assert (
-            client.get(
-                "/manager/apps/sales/unknown-grants", headers={TEST_USER_HEADER: "erin"}
-            ).status_code
-            == 403
-        )
+        assert client.get("/manager/apps/sales/unknown-grants", user="erin").status_code == 403
         directory.down = True
         _, html = get(app, "/manager/apps/sales", "alice")
         assert "Names not checked: Keycloak is unreachable" in html
     finally:
         client.patch(
-            "/api/apps/sales", json={"viewers": {"users": [], "groups": ["/sales"]}}, headers=alice
+            "/api/apps/sales", json={"viewers": {"users": [], "groups": ["/sales"]}}, user="alice"
         )
 
 
@@ -355,7 +241,7 @@ def test_seats_within_and_over_the_licence(app: Flask, directory: FakeDirectory)
     _, html = get(app, "/admin/", "admin")
     assert "3 <span" in html and "Over the licence" not in html
     for i in range(8):  # 11 seat holders for 10 seats
-        directory.users[f"dev{i}"] = person(f"dev{i}", "licensed_user")
+        directory.users[f"dev{i}"] = user(f"dev{i}", "licensed_user")
     _, html = get(app, "/admin/", "admin")
     assert "Over the licence: 11 users hold licensed_user" in html
 
@@ -364,12 +250,12 @@ def transfer_back(app: Flask, **owners: str) -> None:
     with app.app_context():
         for slug, owner in owners.items():
             registry.transfer_owner(
-                slug, owner, actor=USERS["admin"], holds_seat=lambda _name: True
+                slug, owner, actor=DEMO_USERS["admin"], holds_seat=lambda _name: True
             )
 
 
 def test_ownerless_app_is_flagged_and_transferred(app: Flask, directory: FakeDirectory) -> None:
-    directory.users["alice"] = person("alice", groups=["/sales/east"])  # alice lost her seat
+    directory.users["alice"] = user("alice", groups=["/sales/east"])  # alice lost her seat
     _, html = get(app, "/admin/apps", "admin")
     assert "Ownerless: alice lost licensed_user" in html
     _, html = get(app, "/admin/", "admin")
@@ -424,8 +310,8 @@ def test_viewer_access_policy(app: Flask) -> None:
         assert "Not allowed by the admins" in get(app, "/manager/apps/public", "admin")[1]
     finally:
         with app.app_context():
-            registry.set_policy(allowed_access_levels=list(AccessLevel), actor=USERS["admin"])
-            registry.update_app("public", {"access": "unauthenticated"}, actor=USERS["admin"])
+            registry.set_policy(allowed_access_levels=list(AccessLevel), actor=DEMO_USERS["admin"])
+            registry.update_app("public", {"access": "unauthenticated"}, actor=DEMO_USERS["admin"])
     assert cards(get(app, "/")[1]) == {"public"}
 
 
@@ -436,7 +322,7 @@ def test_admin_pages_survive_keycloak_being_down(app: Flask, directory: FakeDire
         assert status == 200, path
         assert "admin API is unavailable" in html, path
     client = app.test_client()
-    answer = client.get("/manager/suggest?kind=user&q=a", headers={TEST_USER_HEADER: "alice"})
+    answer = client.get("/manager/suggest?kind=user&q=a", user="alice")
     assert answer.status_code == 503 and answer.json["suggestions"] == []
 
 

@@ -26,7 +26,8 @@ from portal.registry import (
 from portal.registry.database import UNMANAGED_TABLES, alembic_config
 from portal.registry.models import App, AppView, AuditEvent, utcnow
 from roles import AccessLevel
-from tests.unit.conftest_registry import DEMO_USERS, make_app, make_settings, user
+from tests.unit.conftest_registry import make_app, make_settings
+from tests.unit.demo import DEMO_USERS, user
 
 ADMIN, ALICE, BOB = DEMO_USERS["admin"], DEMO_USERS["alice"], DEMO_USERS["bob"]
 

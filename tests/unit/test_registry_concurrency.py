@@ -18,7 +18,8 @@ from portal import audit
 from portal.extensions import db
 from portal.registry.models import AuditEvent
 from portal.registry.policy import set_policy
-from tests.unit.conftest_registry import DEMO_USERS, TEST_USER_HEADER, make_app
+from tests.unit.conftest_registry import make_app
+from tests.unit.demo import DEMO_USERS
 
 WRITERS = 20
 ROUNDS = 3
@@ -68,7 +69,7 @@ def test_concurrent_patches_of_one_app_write_an_unbroken_audit_trail(tmp_path: P
     def patch(number: int) -> None:
         client = workers[number % 2].test_client()
         body = {"title": f"Sales {number}", "viewers": {"users": [f"user{number}"]}}
-        answer = client.patch("/api/apps/sales", json=body, headers={TEST_USER_HEADER: "alice"})
+        answer = client.patch("/api/apps/sales", json=body, user="alice")
         statuses.append(answer.status_code)
 
     for round_number in range(ROUNDS):

@@ -24,7 +24,10 @@ from portal.services import services
 from portal.settings import Settings
 from tests.unit.conftest import AUDIENCE, ISSUER
 from tests.unit.conftest_registry import make_app
-from tests.unit.test_session_store import BOB, sign_in, whoami, worker
+from tests.unit.demo import DEMO_USERS
+from tests.unit.portal_client import sign_in, whoami
+
+BOB = DEMO_USERS["bob"]
 
 
 @pytest.fixture
@@ -154,7 +157,7 @@ class Sessions:
 
 
 def test_a_logout_token_ends_the_users_sessions_keycloak_no_longer_has(tmp_path: Path) -> None:
-    app = worker(tmp_path)
+    app = make_app(tmp_path)
     gone, kept = sign_in(app, BOB, sid="kc-gone"), sign_in(app, BOB, sid="kc-kept")
     services(app).directory = directory = Sessions({BOB.sub: frozenset({"kc-kept"})})
     revocation.end_sessions_gone_from_keycloak(app, BOB.sub, delay=0)

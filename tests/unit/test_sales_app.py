@@ -20,7 +20,7 @@ from dash_appkit import platform
 
 from app.sales.salesapp import SalesConfig, create_app
 from portal.callback_body import callback_body
-from tests.unit.conftest_registry import CONTRACT_USERS, DEMO_USERS
+from tests.unit.demo import CONTRACT_USERS, DEMO_USERS
 from tests.unit.identity_headers import identity_headers
 
 ROWS = 20_000

@@ -18,7 +18,7 @@ from app.sales.salesapp.policy import (
 )
 from app.sales.salesapp.queries import Filters
 from app.sales.salesapp.sql import SqlEngine
-from tests.unit.conftest_registry import CONTRACT_USERS, DEMO_USERS
+from tests.unit.demo import CONTRACT_USERS, DEMO_USERS
 
 ROWS = 20_000
 

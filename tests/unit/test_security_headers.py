@@ -15,8 +15,7 @@ import pytest
 from flask import Flask
 
 from portal import registry
-from tests.unit.conftest_registry import TEST_USER_HEADER
-from tests.unit.test_pages import build
+from tests.unit.conftest_registry import make_app
 
 PAGES = [
     ("/", None),
@@ -41,14 +40,14 @@ PERSONAL_JSON = [
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    app = build(tmp_path_factory.mktemp("headers"))
+    app = make_app(tmp_path_factory.mktemp("headers"))
     with app.app_context():
         registry.record_view("sales", "bob")  # so the analytics chart is drawn
     return app
 
 
 def _get(app: Flask, path: str, who: str | None):
-    return app.test_client().get(path, headers={TEST_USER_HEADER: who} if who else {})
+    return app.test_client().get(path, user=who)
 
 
 def _directives(policy: str) -> dict[str, list[str]]:

@@ -20,58 +20,13 @@ import pytest
 from flask import Flask, Response, session
 from sqlalchemy import event, text
 
-from portal import create_app
-from portal.auth.provider import TokenSet
 from portal.auth.session_store import SESSION_COOKIE_NAME, CachedSqlAlchemySessionInterface
-from portal.auth.sessions import _stored_user, begin_session, end_sessions
+from portal.auth.sessions import _stored_user, end_sessions
 from portal.extensions import db
 from portal.generation import Generation, after_commit
-from portal.identity import User
-from portal.services import services
-from tests.unit.conftest_registry import FakeDirectory, make_settings, prepared
-
-HELLO = "/apps/hello/_dash-update-component"
-
-
-def worker(data_dir: Path, **settings: object) -> Flask:
-    """One "gunicorn worker": a portal app on the shared data directory."""
-    app = prepared(create_app(make_settings(data_dir, **settings)))
-    app.config["TESTING"] = True
-    services(app).directory = FakeDirectory()
-    return app
-
-
-def sign_in(app: Flask, user: User, *, sid: str = "kc-session") -> str:
-    """Start a session for ``user`` the way /auth/callback does; returns the cookie value."""
-    tokens = TokenSet(
-        user=user,
-        access_token="access",
-        refresh_token="refresh",
-        id_token="id",
-        expires_at=time.time() + 3600,
-        refresh_expires_at=time.time() + 7200,
-        keycloak_sid=sid,
-    )
-    with app.test_request_context("/auth/callback"):
-        begin_session(tokens)
-        response = app.process_response(Response())
-    cookie = response.headers["Set-Cookie"]
-    return cookie.split(";", 1)[0].split("=", 1)[1]
-
-
-def whoami(app: Flask, cookie: str) -> tuple[int, str]:
-    """The front door's question for a hello callback: status, and who the app is told."""
-    client = app.test_client()
-    client.set_cookie(SESSION_COOKIE_NAME, cookie)
-    answer = client.get(
-        "/_frontdoor/auth",
-        headers={
-            "X-Original-URI": HELLO,
-            "X-Original-Method": "POST",
-            "X-Original-Content-Type": "application/json",
-        },
-    )
-    return answer.status_code, answer.headers.get("X-Platform-User-Data", "")
+from tests.unit.conftest_registry import make_app
+from tests.unit.demo import DEMO_USERS
+from tests.unit.portal_client import sign_in, whoami
 
 
 def warm(app: Flask, cookie: str) -> None:
@@ -97,13 +52,13 @@ def sql_statements(app: Flask) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-BOB = User(sub="sub-bob", username="bob", roles=frozenset({"viewer"}), groups=frozenset())
+BOB = DEMO_USERS["bob"]
 
 
 @pytest.fixture()
 def signed_in(tmp_path: Path) -> tuple[Flask, Flask, str]:
     """Two workers that both hold bob's session in their caches, and bob's cookie."""
-    first, second = worker(tmp_path), worker(tmp_path)
+    first, second = make_app(tmp_path), make_app(tmp_path)
     cookie = sign_in(first, BOB)
     warm(first, cookie)
     warm(second, cookie)
@@ -136,7 +91,7 @@ def test_generation_is_shared_and_counts_every_advance_of_every_process(tmp_path
 
 
 def test_after_commit_runs_after_a_commit_and_never_after_a_rollback(tmp_path: Path) -> None:
-    app = worker(tmp_path)
+    app = make_app(tmp_path)
     calls: list[str] = []
     with app.app_context():
         db.session.execute(text("SELECT 1"))  # a transaction, as a write has
@@ -201,7 +156,7 @@ def test_a_stored_user_is_built_once_and_follows_every_change_of_its_fields() ->
 
 
 def test_sessions_written_in_another_format_still_decode(tmp_path: Path) -> None:
-    interface = worker(tmp_path).session_interface
+    interface = make_app(tmp_path).session_interface
     data = {"auth": {"user": BOB.to_dict()}, "csrf_token": "t"}
     assert interface._decode(msgspec.msgpack.encode(data)) == data
     assert interface._decode(msgspec.json.encode(data)) == data  # Flask-Session's fallback
@@ -217,7 +172,7 @@ def test_a_tampered_cookie_is_refused_after_the_genuine_one_was_cached(
 
 
 def test_an_expired_session_is_refused_even_when_cached(tmp_path: Path) -> None:
-    app = worker(tmp_path, session_lifetime_seconds=1)
+    app = make_app(tmp_path, session_lifetime_seconds=1)
     cookie = sign_in(app, BOB)
     warm(app, cookie)
     time.sleep(1.2)
@@ -225,7 +180,7 @@ def test_an_expired_session_is_refused_even_when_cached(tmp_path: Path) -> None:
 
 
 def test_without_the_host_cache_every_request_reads_the_store(tmp_path: Path) -> None:
-    first, second = worker(tmp_path, host_cache=False), worker(tmp_path, host_cache=False)
+    first, second = make_app(tmp_path, host_cache=False), make_app(tmp_path, host_cache=False)
     assert isinstance(first.session_interface, CachedSqlAlchemySessionInterface)
     assert first.session_interface.generation is None
     cookie = sign_in(first, BOB)
@@ -273,7 +228,7 @@ def test_redis_backend_is_flask_sessions_redis_store(tmp_path: Path) -> None:
     from flask_session.redis import RedisSessionInterface
 
     # redis-py connects lazily: building the app needs no server.
-    app = worker(tmp_path, session_backend="redis", redis_url="redis://127.0.0.1:1/0")
+    app = make_app(tmp_path, session_backend="redis", redis_url="redis://127.0.0.1:1/0")
     interface = app.session_interface
     assert isinstance(interface, RedisSessionInterface)
     assert interface.use_signer and interface.key_prefix == "session:"
@@ -282,4 +237,4 @@ def test_redis_backend_is_flask_sessions_redis_store(tmp_path: Path) -> None:
 
 def test_an_unknown_session_backend_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="memcached"):
-        worker(tmp_path, session_backend="memcached")
+        make_app(tmp_path, session_backend="memcached")

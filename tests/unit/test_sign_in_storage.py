@@ -28,7 +28,11 @@ from portal.auth.session_store import SESSION_COOKIE_NAME
 from portal.extensions import db
 from portal.generation import Generation
 from portal.services import services
-from tests.unit.test_session_store import BOB, sign_in, whoami, worker
+from tests.unit.conftest_registry import make_app
+from tests.unit.demo import DEMO_USERS
+from tests.unit.portal_client import sign_in, whoami
+
+BOB = DEMO_USERS["bob"]
 
 ACCESS = "eyJhbGciOiJSUzI1NiJ9.access-token-of-bob.signature-AAAA"
 REFRESH = "eyJhbGciOiJIUzUxMiJ9.refresh-token-of-bob.signature-BBBB"
@@ -71,7 +75,7 @@ class StandInProvider:
 
 def portal(data_dir: Path, **settings: object) -> tuple[Flask, StandInProvider]:
     settings.setdefault("public_url", "http://localhost")  # the test client's host
-    app = worker(data_dir, **settings)
+    app = make_app(data_dir, **settings)
     provider = StandInProvider()
     services(app).provider = provider
     return app, provider
@@ -191,7 +195,7 @@ def _login_count(app: Flask) -> int:
 def test_expired_sessions_and_their_sign_in_records_are_purged_on_a_schedule(
     tmp_path: Path,
 ) -> None:
-    app = worker(tmp_path, session_lifetime_seconds=1, purge_interval_seconds=0.3)
+    app = make_app(tmp_path, session_lifetime_seconds=1, purge_interval_seconds=0.3)
     sign_in(app, BOB, sid="old")
     time.sleep(1.2)
     sign_in(app, BOB, sid="new")  # no longer purges: sign-in stays cheap
@@ -209,7 +213,7 @@ def test_expired_sessions_and_their_sign_in_records_are_purged_on_a_schedule(
 def test_a_sign_in_record_is_kept_while_its_session_lives_and_never_past_the_retention(
     tmp_path: Path,
 ) -> None:
-    app = worker(tmp_path, purge_interval_seconds=0)
+    app = make_app(tmp_path, purge_interval_seconds=0)
     sign_in(app, BOB, sid="live")
     _age_logins(app, LOGIN_GRACE + timedelta(hours=1))
     with app.app_context():
@@ -223,7 +227,7 @@ def test_a_sign_in_record_is_kept_while_its_session_lives_and_never_past_the_ret
 def test_a_new_sign_in_record_survives_a_purge_before_its_session_row_is_written(
     tmp_path: Path,
 ) -> None:
-    app = worker(tmp_path, purge_interval_seconds=0)
+    app = make_app(tmp_path, purge_interval_seconds=0)
     with app.app_context():
         db.session.add(LoginRecord(session_id="not-yet-saved", sub="s", username="bob"))
         db.session.commit()

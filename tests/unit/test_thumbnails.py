@@ -22,8 +22,7 @@ from portal.registry.models import App
 from portal.registry.store import bump_version
 from portal.services import services
 from portal.thumbnails import MAX_BYTES
-from tests.unit.conftest_registry import TEST_USER_HEADER
-from tests.unit.test_pages import build
+from tests.unit.conftest_registry import make_app
 
 
 def image(fmt: str = "PNG", size: tuple[int, int] = (32, 16), colour: str = "teal") -> bytes:
@@ -34,14 +33,15 @@ def image(fmt: str = "PNG", size: tuple[int, int] = (32, 16), colour: str = "tea
 
 @pytest.fixture
 def app(tmp_path) -> Flask:
-    return build(tmp_path)
+    return make_app(tmp_path)
 
 
 def put(app: Flask, who: str, body: bytes, slug: str = "sales", content_type: str = "image/png"):
     return app.test_client().put(
         f"/api/apps/{slug}/thumbnail",
         data=body,
-        headers={TEST_USER_HEADER: who, "Content-Type": content_type},
+        headers={"Content-Type": content_type},
+        user=who,
     )
 
 
@@ -62,7 +62,7 @@ def test_an_uploaded_png_becomes_the_thumbnail_and_is_served_as_png(app: Flask) 
     assert served.headers["X-Content-Type-Options"] == "nosniff"
     assert served.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
     assert "max-age" in served.headers["Cache-Control"]  # named by content: never changes
-    page = app.test_client().get("/", headers={TEST_USER_HEADER: "bob"}).get_data(as_text=True)
+    page = app.test_client().get("/", user="bob").get_data(as_text=True)
     assert f'<img src="{url}"' in page
 
 
@@ -117,9 +117,7 @@ def test_only_those_who_edit_the_portal_settings_upload(app: Flask) -> None:
 
 def test_delete_removes_the_thumbnail(app: Flask) -> None:
     put(app, "alice", image())
-    answer = app.test_client().delete(
-        "/api/apps/sales/thumbnail", headers={TEST_USER_HEADER: "alice"}
-    )
+    answer = app.test_client().delete("/api/apps/sales/thumbnail", user="alice")
     assert answer.status_code == 200 and answer.json["thumbnail"] is None
 
 
@@ -127,13 +125,9 @@ def test_patch_accepts_only_an_uploaded_image(app: Flask) -> None:
     uploaded = put(app, "admin", image(colour="red"), slug="hello").json["thumbnail"]
     client = app.test_client()
     for outside in ("https://tracker.example/p.gif", "/\\evil.example/x.png", "/static/x.png"):
-        answer = client.patch(
-            "/api/apps/sales", json={"thumbnail": outside}, headers={TEST_USER_HEADER: "alice"}
-        )
+        answer = client.patch("/api/apps/sales", json={"thumbnail": outside}, user="alice")
         assert answer.status_code == 422, outside
-    answer = client.patch(
-        "/api/apps/sales", json={"thumbnail": uploaded}, headers={TEST_USER_HEADER: "alice"}
-    )
+    answer = client.patch("/api/apps/sales", json={"thumbnail": uploaded}, user="alice")
     assert answer.status_code == 200 and answer.json["thumbnail"] == uploaded
 
 
@@ -144,9 +138,9 @@ def test_an_outside_url_stored_before_is_not_shown(app: Flask) -> None:
         )
         bump_version()  # as every registry write does, so the cached record is dropped
         db.session.commit()
-    page = app.test_client().get("/", headers={TEST_USER_HEADER: "bob"}).get_data(as_text=True)
+    page = app.test_client().get("/", user="bob").get_data(as_text=True)
     assert "tracker.example" not in page
-    listing = app.test_client().get("/api/apps", headers={TEST_USER_HEADER: "bob"}).json
+    listing = app.test_client().get("/api/apps", user="bob").json
     assert {a["slug"]: a["thumbnail"] for a in listing["apps"]}["sales"] is None
 
 
@@ -159,13 +153,12 @@ def test_only_thumbnail_names_are_served(app: Flask) -> None:
 
 def test_the_app_manager_form_uploads_and_removes(app: Flask) -> None:
     client = app.test_client()
-    headers = {TEST_USER_HEADER: "alice"}
-    page = client.get("/manager/apps/sales", headers=headers).get_data(as_text=True)
+    page = client.get("/manager/apps/sales", user="alice").get_data(as_text=True)
     assert 'action="/manager/apps/sales/thumbnail"' in page and 'type="file"' in page
     answer = client.post(
         "/manager/apps/sales/thumbnail",
         data={"image": (io.BytesIO(image()), "card.png")},
-        headers=headers,
+        user="alice",
         follow_redirects=True,
     )
     assert answer.status_code == 200 and "The thumbnail is saved." in answer.get_data(as_text=True)
@@ -173,15 +166,15 @@ def test_the_app_manager_form_uploads_and_removes(app: Flask) -> None:
     answer = client.post(
         "/manager/apps/sales/thumbnail",
         data={"image": (io.BytesIO(SVG), "card.png")},
-        headers=headers,
+        user="alice",
         follow_redirects=True,
     )
     assert "must be a PNG, JPEG, GIF or WebP" in answer.get_data(as_text=True)
-    client.post("/manager/apps/sales/thumbnail", data={"remove": "1"}, headers=headers)
+    client.post("/manager/apps/sales/thumbnail", data={"remove": "1"}, user="alice")
     assert registry_thumbnail(app) is None
     bob = client.post(
         "/manager/apps/sales/thumbnail",
         data={"image": (io.BytesIO(image()), "card.png")},
-        headers={TEST_USER_HEADER: "bob"},
+        user="bob",
     )
     assert bob.status_code == 403

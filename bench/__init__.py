@@ -1,0 +1,1 @@
+"""`make bench` (python -m bench.run): the platform's speed goals, measured; see run.py."""

@@ -1,0 +1,1 @@
+"""Integration tests: the real Keycloak and platform started by tests/conftest.py."""

@@ -1,0 +1,1 @@
+"""Unit tests: the portal, the apps and the CLI in-process, no Keycloak."""
