@@ -11,7 +11,7 @@ from flask import Flask
 
 from app.sales.salesapp import data as sales_data
 from app.sales.salesapp.policy import ALL_ROWS_EVENT, SALES_POLICY, ViewAs, may_view_as_others
-from tests.unit.conftest_registry import CONTRACT_USERS, DEMO_USERS
+from tests.unit.demo import CONTRACT_USERS, DEMO_USERS
 from tests.unit.identity_headers import identity_headers
 
 #: The contract's demo users, exactly: roles of client dash and groups.
