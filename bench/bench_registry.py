@@ -27,7 +27,7 @@ from pathlib import Path
 from flask import Flask, g
 from sqlalchemy import insert
 
-from portal import audit, errors, registry
+from portal import errors, registry
 from portal.api import apps as apps_api
 from portal.extensions import db, migrate
 from portal.identity import User
@@ -35,6 +35,7 @@ from portal.registry.models import App, AppGrant, utcnow
 from portal.registry.store import bump_version, registry_version
 from portal.services import Services
 from portal.settings import Settings
+from portal.unit_of_work import unit_of_work
 from roles import can_view
 
 GROUPS = [f"/dept{d}/team{t}" for d in range(10) for t in range(10)]
@@ -89,7 +90,7 @@ def populate(count: int, rng: random.Random) -> None:
     rows = [
         {"app_id": a, "relation": r, "principal_type": k, "principal": p} for r, k, p, a in grants
     ]
-    with audit.transaction():
+    with unit_of_work():
         db.session.execute(insert(App), apps)
         db.session.execute(insert(AppGrant), rows)
         bump_version()
@@ -147,7 +148,7 @@ def main() -> None:
 
             reloads: list[float] = []
             for _ in range(max(5, runs // 4)):
-                with audit.transaction():
+                with unit_of_work():
                     bump_version()
                 reloads += timed(lambda: registry.apps_visible_to(user), 1)
             report("apps_visible_to(user), first call after a write", reloads)
@@ -166,7 +167,7 @@ def main() -> None:
 
             cold: list[float] = []
             for _ in range(runs):
-                with audit.transaction():
+                with unit_of_work():
                     bump_version()
                 cold += timed(lambda: registry.get_app("app-0500"), 1)
             report("get_app(slug), first call after a write", cold, "us")

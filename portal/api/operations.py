@@ -31,6 +31,7 @@ from portal.extensions import db
 from portal.identity import User
 from portal.registry import app_target
 from portal.registry.models import App
+from portal.unit_of_work import unit_of_work
 from roles import Action, can
 
 __all__ = ["bp", "operator_of"]
@@ -101,11 +102,11 @@ def change_env(slug: str, name: str) -> Response:
             body = json_object('{"value": "..."}')
             if set(body) != {"value"}:
                 raise ApiError(400, 'The body must be {"value": "..."}.')
-            with audit.transaction():
+            with unit_of_work():
                 env_vars.store(app.id, name, body["value"])
                 audit.record(user.username, "app.env.set", app_target(slug), detail={"name": name})
             return _empty(204)
-        with audit.transaction():
+        with unit_of_work():
             if not env_vars.remove(app.id, name):
                 raise ApiError(404, f"{name} is not set for {slug!r}.")
             audit.record(user.username, "app.env.unset", app_target(slug), detail={"name": name})

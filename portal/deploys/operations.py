@@ -22,6 +22,7 @@ from portal.registry import AppRecord, app_target, get_app, initialize_app
 from portal.registry.database import file_lock
 from portal.registry.store import bump_version
 from portal.services import services
+from portal.unit_of_work import unit_of_work
 
 from .models import AppEnvVar, Deployment, DeploymentStatus
 from .pipeline import (
@@ -82,7 +83,7 @@ def activate(slug: str, deployment_id: int, *, actor: str) -> Deployment:
             hosting.runner.stop(spec.name)
             raise DeployError(409, f"Deployment {deployment_id} did not start: {error}") from error
         replaced = switch_to(deployment, slug)
-        with audit.transaction():
+        with unit_of_work():
             app.stopped = False
             audit.record(
                 actor, "app.activate", app_target(slug), detail={"deployment": deployment_id}
@@ -108,7 +109,7 @@ def set_running(slug: str, action: str, *, actor: str) -> str:
         raise DeployError(409, f"{slug!r} has no active deployment: deploy it first.")
     name = process_name(slug, deployment.id)
     with file_lock(hosting.paths.lock(slug)):
-        with audit.transaction():
+        with unit_of_work():
             app.stopped = action == "stop"
             detail = {"deployment": deployment.id}
             audit.record(actor, f"app.{action}", app_target(slug), detail=detail)
@@ -211,7 +212,7 @@ def delete_app(slug: str, *, actor: str) -> None:
     for deployment in deployments:
         hosting.runner.stop(process_name(slug, deployment.id))
     used = {d.environment for d in deployments if d.environment}
-    with audit.transaction() as session:
+    with unit_of_work() as session:
         for model in (AppEnvVar, Deployment):
             for row in session.execute(select(model).where(model.app_id == app.id)).scalars():
                 session.delete(row)

@@ -29,6 +29,7 @@ from portal.registry import app_target
 from portal.registry.database import file_lock
 from portal.registry.models import App, utcnow
 from portal.services import services
+from portal.unit_of_work import unit_of_work
 
 from . import env_vars
 from .app_tokens import app_token
@@ -92,7 +93,7 @@ def create_deployment(slug: str, bundle: bytes, *, entrypoint: str, actor: str) 
     except BundleError as error:
         raise DeployError(error.status, str(error)) from error
     try:
-        with audit.transaction() as session:
+        with unit_of_work() as session:
             deployment = Deployment(
                 app_id=app.id,
                 status=DeploymentStatus.BUILDING,
@@ -189,7 +190,7 @@ def switch_to(deployment: Deployment, slug: str) -> list[Deployment]:
             )
         ).scalars()
     )
-    with audit.transaction():
+    with unit_of_work():
         for old in replaced:
             old.status = DeploymentStatus.INACTIVE
         _finish(deployment, DeploymentStatus.ACTIVE)
@@ -225,7 +226,7 @@ def run_deployment(deployment_id: int) -> str:
             log_file.write(reason + "\n")
             if started:
                 hosting.runner.stop(process_name(slug, deployment_id))
-            with audit.transaction():
+            with unit_of_work():
                 _finish(deployment, DeploymentStatus.FAILED, reason[:4000])
             log.warning("deployment %s of %s failed: %s", deployment_id, slug, error)
             return DeploymentStatus.FAILED
@@ -248,7 +249,7 @@ def _run_in(app: Flask, deployment_id: int) -> None:
             log.exception("deployment %s crashed", deployment_id)
             deployment = db.session.get(Deployment, deployment_id)
             if deployment is not None and deployment.status == DeploymentStatus.BUILDING:
-                with audit.transaction():
+                with unit_of_work():
                     _finish(
                         deployment, DeploymentStatus.FAILED, "The platform failed; see its log."
                     )

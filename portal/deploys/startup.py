@@ -19,7 +19,6 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import audit
 from portal.extensions import db
 from portal.hosting.builds import build_wheel
 from portal.hosting.bundles import pack_directory
@@ -27,6 +26,7 @@ from portal.hosting.memwatch import WATCHDOG
 from portal.registry import DEFAULT_APPS, seed_default_apps
 from portal.registry.models import App
 from portal.services import services
+from portal.unit_of_work import unit_of_work
 
 from . import APPKIT_DIR, ROOT, env_vars
 from .models import Deployment, DeploymentStatus
@@ -71,7 +71,7 @@ def mark_interrupted() -> int:
         select(Deployment).where(Deployment.status == DeploymentStatus.BUILDING)
     ).scalars()
     count = 0
-    with audit.transaction():
+    with unit_of_work():
         for deployment in stale:
             deployment.status = DeploymentStatus.FAILED
             deployment.error = "Interrupted: the platform stopped during this deployment."
@@ -119,7 +119,7 @@ def deploy_builtin_apps(say: Callable[[str], None] = print) -> dict[str, str]:
             continue
         if db.session.execute(select(Deployment.id).where(Deployment.app_id == app.id)).first():
             continue
-        with audit.transaction():
+        with unit_of_work():
             for name, value in builtin_env(slug).items():
                 env_vars.store(app.id, name, value)
         deployment = create_deployment(

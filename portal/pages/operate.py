@@ -19,6 +19,7 @@ from portal.deploys.operations import activate, delete_app, set_running
 from portal.deploys.pipeline import DeployError
 from portal.pages import redirect_back
 from portal.registry import RegistryError, app_target
+from portal.unit_of_work import unit_of_work
 from roles import Action
 
 __all__ = ["bp"]
@@ -62,7 +63,7 @@ def set_env(slug: str) -> Any:
     name = request.form.get("name", "").strip()
     try:
         env_vars.check_name(name)
-        with audit.transaction():
+        with unit_of_work():
             env_vars.store(app.id, name, request.form.get("value", ""))
             audit.record(user.username, "app.env.set", app_target(slug), detail={"name": name})
     except env_vars.EnvVarError as error:
@@ -75,7 +76,7 @@ def set_env(slug: str) -> Any:
 def unset_env(slug: str, name: str) -> Any:
     """Unset one variable."""
     user, app = operator_of(slug)
-    with audit.transaction():
+    with unit_of_work():
         removed = env_vars.remove(app.id, name)
         if removed:
             audit.record(user.username, "app.env.unset", app_target(slug), detail={"name": name})

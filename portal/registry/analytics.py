@@ -1,7 +1,7 @@
 """Viewer Analytics: page views of apps, and views per day.
 
 A view is one insert, committed at once unless the caller runs a
-:func:`portal.audit.transaction`. Days are UTC days.
+:func:`portal.unit_of_work.unit_of_work`. Days are UTC days.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import distinct, func, select
 
-from portal import audit
 from portal.extensions import db
+from portal.unit_of_work import unit_of_work
 from roles import normalize_username
 
 from .models import AppView, utcnow
@@ -24,7 +24,7 @@ MAX_DAYS = 366
 def record_view(slug: str, username: str | None) -> None:
     """Count one view of ``slug`` by ``username`` (``None``: anonymous)."""
     name = normalize_username(username) if username else None
-    with audit.transaction() as session:
+    with unit_of_work() as session:
         session.add(AppView(app_slug=slug, username=name or None, at=utcnow()))
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from portal import audit
 from portal.extensions import db
 from portal.identity import User
+from portal.unit_of_work import lock_rows, unit_of_work
 from roles import AccessLevel, Action, can
 
 from .errors import Forbidden, Invalid
@@ -74,7 +75,7 @@ def set_policy(*, allowed_access_levels: Iterable[str], actor: User) -> PolicyRe
         raise Invalid(
             "allowed_access_levels: restricted must stay allowed", field="allowed_access_levels"
         )
-    with audit.transaction():
+    with unit_of_work():
         # Locked (and read afresh) first, so "before" is the policy this write replaces.
         row = db.session.get(PortalPolicy, 1, with_for_update=True, populate_existing=True)
         before = current_policy()
@@ -86,9 +87,7 @@ def set_policy(*, allowed_access_levels: Iterable[str], actor: User) -> PolicyRe
         row.updated_by = actor.username
         outside = (
             db.session.execute(
-                audit.lock_rows(
-                    select(App).where(App.access.not_in([level.value for level in allowed]))
-                )
+                lock_rows(select(App).where(App.access.not_in([level.value for level in allowed])))
             )
             .scalars()
             .all()

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from portal import audit
 from portal.extensions import db
+from portal.unit_of_work import unit_of_work
 from roles import AccessLevel
 
 from .models import App
@@ -70,7 +70,7 @@ def seed_default_apps(apps: tuple[Mapping[str, Any], ...] = DEFAULT_APPS) -> lis
     portal's policy forbids is narrowed to the nearest allowed one instead of failing.
     """
     added: list[str] = []
-    with audit.transaction():
+    with unit_of_work():
         existing = set(db.session.execute(select(App.slug)).scalars())
         allowed = current_policy().allowed_access_levels
         for spec in apps:

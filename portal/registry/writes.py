@@ -1,6 +1,6 @@
 """Changing the app registry: settings, ownership, new apps.
 
-Every write runs in one :func:`portal.audit.transaction`: it locks the app's row (so
+Every write runs in one :func:`portal.unit_of_work.unit_of_work`: it locks the app's row (so
 concurrent writes to one app run one after the other, on every database), checks
 everything (``roles.can_change`` per field, every value, the global policy), changes
 the rows, bumps the registry version counter and writes its audit event, all in the
@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from portal import audit
 from portal.extensions import db
 from portal.identity import User
+from portal.unit_of_work import lock_rows, unit_of_work
 from roles import SEAT, AccessLevel, Action, can, can_change
 
 from .errors import Conflict, Forbidden, Malformed, NotFound
@@ -71,9 +72,9 @@ def _state(record: AppRecord, fields: Iterable[str]) -> dict[str, Any]:
 
 
 def _locked_app(slug: str) -> App:
-    """The app's row, locked for this unit (audit.transaction), with its grants as committed."""
+    """The app's row, locked for this unit (unit_of_work), with its grants as committed."""
     query = select(App).where(App.slug == slug).options(selectinload(App.grants))
-    app = db.session.execute(audit.lock_rows(query)).scalar_one_or_none()
+    app = db.session.execute(lock_rows(query)).scalar_one_or_none()
     if app is None:
         raise NotFound(f"No app {slug!r}.")
     return app
@@ -121,7 +122,7 @@ def update_app(slug: str, changes: Mapping[str, Any], *, actor: User) -> AppReco
     Malformed (``changes`` is not an object or names unknown fields), Forbidden (a field
     ``actor`` may not change), Invalid (a bad value; the message names the field).
     """
-    with audit.transaction():
+    with unit_of_work():
         app = _locked_app(slug)
         current = _record_of(app)
         if not can(actor, Action.VIEW_APP_INFO, current):
@@ -180,7 +181,7 @@ def transfer_owner(
     if get_app(slug) is None:
         raise NotFound(f"No app {slug!r}.")
     licensed = holds_seat(name)
-    with audit.transaction():
+    with unit_of_work():
         app = _locked_app(slug)
         if not licensed:
             raise Conflict(
@@ -223,12 +224,12 @@ def insert_app(
     viewer_groups: Iterable[str] = (),
     viewer_users: Iterable[str] = (),
 ) -> AppRecord:
-    """Register a new app with checked values and audit it; joins the caller's transaction.
+    """Register a new app with checked values and audit it; joins the caller's unit of work.
 
     No permission check: callers (seeding, :func:`initialize_app`) decide who may.
     """
     slug = check_slug(slug)
-    with audit.transaction():
+    with unit_of_work():
         if db.session.execute(select(App.id).where(App.slug == slug)).first() is not None:
             raise Conflict(f"An app {slug!r} is already registered.")
         now = utcnow()

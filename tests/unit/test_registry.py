@@ -25,6 +25,7 @@ from portal.registry import (
 )
 from portal.registry.database import UNMANAGED_TABLES, alembic_config
 from portal.registry.models import App, AppView, AuditEvent, utcnow
+from portal.unit_of_work import in_unit_of_work, unit_of_work
 from roles import AccessLevel
 from tests.unit.conftest_registry import make_app, make_settings
 from tests.unit.demo import DEMO_USERS, user
@@ -499,14 +500,14 @@ def test_audit_record_commits_on_its_own(ctx: Flask) -> None:
     assert (event["actor"], event["detail"]) == ("admin", {"app": "sales"})
 
 
-def test_audit_record_joins_a_transaction(ctx: Flask) -> None:
+def test_audit_record_joins_a_unit_of_work(ctx: Flask) -> None:
     events = audit_count()
-    with pytest.raises(ZeroDivisionError), audit.transaction():
+    with pytest.raises(ZeroDivisionError), unit_of_work():
         audit.record("admin", "x.test", "t")
-        assert audit.in_transaction()
+        assert in_unit_of_work()
         1 / 0  # noqa: B018
     assert audit_count() == events
-    assert not audit.in_transaction()
+    assert not in_unit_of_work()
 
 
 def test_audit_recent_limits(ctx: Flask) -> None:
