@@ -1,7 +1,7 @@
 # The portal container of docker-compose.yml: what the local mode runs except nginx
-# (docker/container.py start): supervisord with the apps, `flask platform start` (deploys
-# the built-in apps of app/<slug>/ on first start), then the portal under gunicorn on a
-# unix socket that the frontdoor service (nginx, docker/frontdoor/) reaches.
+# (docker/container.py start): supervisord with the apps, `flask db upgrade` (the schema),
+# `flask platform start` (deploys the built-in apps of app/<slug>/ on first start), then
+# the portal under gunicorn on a unix socket that the frontdoor service (nginx, docker/frontdoor/) reaches.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

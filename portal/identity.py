@@ -1,4 +1,4 @@
-"""The verified identity of whoever is asking, and how app code reads it.
+"""The verified identity of whoever is asking.
 
 A :class:`User` is built only from claims that were verified (an ID token after the
 code flow, or a bearer access token checked against the realm's keys). The auth layer
@@ -21,10 +21,6 @@ __all__ = [
     "User",
     "authenticated_at",
     "current_user",
-    "get_groups",
-    "get_user_data",
-    "get_username",
-    "has_role",
     "is_service_account",
     "service_account_name",
     "user_from_claims",
@@ -112,24 +108,3 @@ def current_user() -> User | None:
     if not has_request_context():
         return None
     return g.get("user")
-
-
-def get_username() -> str | None:
-    user = current_user()
-    return user.username if user else None
-
-
-def get_user_data() -> dict[str, Any]:
-    """The current user's verified data as a dict (empty when anonymous)."""
-    user = current_user()
-    return user.to_dict() if user else {}
-
-
-def get_groups() -> list[str]:
-    user = current_user()
-    return sorted(user.groups) if user else []
-
-
-def has_role(role: str) -> bool:
-    user = current_user()
-    return bool(user and user.has_role(role))

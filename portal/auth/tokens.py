@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import jwt
 from jwt import exceptions as jwt_errors
 
+from portal.auth import token_errors as errors
 from portal.auth.jwks import (
     SIGNING_ALGORITHMS,
     JwksCache,
@@ -27,43 +28,13 @@ from portal.auth.jwks import (
     TokenError,
     UnknownKeyError,
 )
-from portal.auth.token_errors import (
-    DisallowedAlgorithm,
-    InvalidAudience,
-    InvalidAuthorizedParty,
-    InvalidClaim,
-    InvalidIssuer,
-    InvalidLogoutToken,
-    InvalidNonce,
-    InvalidSignature,
-    InvalidTokenType,
-    MalformedToken,
-    MissingClaim,
-    ReplayedToken,
-    TokenExpired,
-    TokenNotYetValid,
-)
 
 __all__ = [
     "BACKCHANNEL_LOGOUT_EVENT",
-    "DisallowedAlgorithm",
-    "InvalidAudience",
-    "InvalidAuthorizedParty",
-    "InvalidClaim",
-    "InvalidIssuer",
-    "InvalidLogoutToken",
-    "InvalidNonce",
-    "InvalidSignature",
-    "InvalidTokenType",
     "JtiStore",
     "KeySetUnavailable",
-    "MalformedToken",
     "MemoryJtiStore",
-    "MissingClaim",
-    "ReplayedToken",
     "TokenError",
-    "TokenExpired",
-    "TokenNotYetValid",
     "TokenVerifier",
     "UnknownKeyError",
 ]
@@ -121,17 +92,17 @@ class MemoryJtiStore:
 
 #: PyJWT's exceptions, most specific first, as ours with fixed, safe messages.
 _TRANSLATIONS: tuple[tuple[type[jwt_errors.PyJWTError], Callable[[Any], TokenError]], ...] = (
-    (jwt_errors.ExpiredSignatureError, lambda e: TokenExpired()),
-    (jwt_errors.ImmatureSignatureError, lambda e: TokenNotYetValid()),
-    (jwt_errors.InvalidAudienceError, lambda e: InvalidAudience()),
-    (jwt_errors.InvalidIssuerError, lambda e: InvalidIssuer()),
-    (jwt_errors.MissingRequiredClaimError, lambda e: MissingClaim(e.claim)),
-    (jwt_errors.InvalidSignatureError, lambda e: InvalidSignature()),
-    (jwt_errors.InvalidAlgorithmError, lambda e: DisallowedAlgorithm()),
-    (jwt_errors.InvalidIssuedAtError, lambda e: InvalidClaim("iat")),
-    (jwt_errors.InvalidSubjectError, lambda e: InvalidClaim("sub")),
-    (jwt_errors.InvalidJTIError, lambda e: InvalidClaim("jti")),
-    (jwt_errors.InvalidKeyError, lambda e: InvalidSignature("signing key unusable")),
+    (jwt_errors.ExpiredSignatureError, lambda e: errors.TokenExpired()),
+    (jwt_errors.ImmatureSignatureError, lambda e: errors.TokenNotYetValid()),
+    (jwt_errors.InvalidAudienceError, lambda e: errors.InvalidAudience()),
+    (jwt_errors.InvalidIssuerError, lambda e: errors.InvalidIssuer()),
+    (jwt_errors.MissingRequiredClaimError, lambda e: errors.MissingClaim(e.claim)),
+    (jwt_errors.InvalidSignatureError, lambda e: errors.InvalidSignature()),
+    (jwt_errors.InvalidAlgorithmError, lambda e: errors.DisallowedAlgorithm()),
+    (jwt_errors.InvalidIssuedAtError, lambda e: errors.InvalidClaim("iat")),
+    (jwt_errors.InvalidSubjectError, lambda e: errors.InvalidClaim("sub")),
+    (jwt_errors.InvalidJTIError, lambda e: errors.InvalidClaim("jti")),
+    (jwt_errors.InvalidKeyError, lambda e: errors.InvalidSignature("signing key unusable")),
 )
 
 
@@ -140,15 +111,15 @@ def _translate(exc: jwt.PyJWTError) -> TokenError:
     for pyjwt_class, make in _TRANSLATIONS:
         if isinstance(exc, pyjwt_class):
             return make(exc)
-    return MalformedToken()
+    return errors.MalformedToken()
 
 
 def _require_str(claims: dict[str, Any], name: str) -> str:
     value = claims.get(name)
     if value is None:
-        raise MissingClaim(name)
+        raise errors.MissingClaim(name)
     if not isinstance(value, str) or not value:
-        raise InvalidClaim(name)
+        raise errors.InvalidClaim(name)
     return value
 
 
@@ -203,21 +174,21 @@ class TokenVerifier:
     def verify_id_token(self, token: str, *, nonce: str, client_id: str) -> dict[str, Any]:
         """Claims of the ID token from the code flow, bound to this sign-in's ``nonce``."""
         if not isinstance(nonce, str) or not nonce:
-            raise InvalidNonce("no nonce was expected for this sign-in")
+            raise errors.InvalidNonce("no nonce was expected for this sign-in")
         header, claims = self._decode(token, audience=client_id, require=("exp", "iat", "sub"))
         _refuse_logout_header(header)
         _check_typ(claims, ("ID",))
         aud = claims["aud"]
         azp = claims.get("azp")
         if azp is None and not isinstance(aud, str) and len(aud) > 1:
-            raise InvalidAuthorizedParty("token has several audiences but no azp")
+            raise errors.InvalidAuthorizedParty("token has several audiences but no azp")
         if azp is not None and azp != client_id:
-            raise InvalidAuthorizedParty()
+            raise errors.InvalidAuthorizedParty()
         got = claims.get("nonce")
         if not isinstance(got, str) or not got:
-            raise InvalidNonce("token has no nonce")
+            raise errors.InvalidNonce("token has no nonce")
         if not hmac.compare_digest(got.encode(), nonce.encode()):
-            raise InvalidNonce()
+            raise errors.InvalidNonce()
         _require_str(claims, "sub")
         return claims
 
@@ -226,14 +197,14 @@ class TokenVerifier:
         _header, claims = self._decode(token, audience=client_id, require=("iat", "jti"))
         _check_typ(claims, ("Logout", "logout+jwt"))
         if "nonce" in claims:
-            raise InvalidLogoutToken("logout token must not carry a nonce")
+            raise errors.InvalidLogoutToken("logout token must not carry a nonce")
         events = claims.get("events")
         if not isinstance(events, dict) or BACKCHANNEL_LOGOUT_EVENT not in events:
-            raise InvalidLogoutToken("logout token lacks the back-channel logout event")
+            raise errors.InvalidLogoutToken("logout token lacks the back-channel logout event")
         if not isinstance(events[BACKCHANNEL_LOGOUT_EVENT], dict):
-            raise InvalidLogoutToken("back-channel logout event is not an object")
+            raise errors.InvalidLogoutToken("back-channel logout event is not an object")
         if claims.get("sub") is None and claims.get("sid") is None:
-            raise InvalidLogoutToken("logout token names neither sub nor sid")
+            raise errors.InvalidLogoutToken("logout token names neither sub nor sid")
         for name in ("sub", "sid"):
             if name in claims:
                 _require_str(claims, name)
@@ -243,9 +214,9 @@ class TokenVerifier:
         else:
             expires_at = float(claims["iat"]) + self._logout_max_age
             if expires_at + self._leeway <= time.time():
-                raise TokenExpired()
+                raise errors.TokenExpired()
         if not self._jti_store.add_if_new(jti, expires_at + self._leeway):
-            raise ReplayedToken()
+            raise errors.ReplayedToken()
         return claims
 
     def _decode(
@@ -255,21 +226,21 @@ class TokenVerifier:
         if not isinstance(audience, str) or not audience:
             raise ValueError("an audience (client id) is required")
         if not isinstance(token, str) or not token:
-            raise MalformedToken("no token")
+            raise errors.MalformedToken("no token")
         if len(token) > MAX_TOKEN_LENGTH:
-            raise MalformedToken("token too large")
+            raise errors.MalformedToken("token too large")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise MalformedToken() from exc
+            raise errors.MalformedToken() from exc
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._algorithms:
-            raise DisallowedAlgorithm()
+            raise errors.DisallowedAlgorithm()
         if "crit" in header:
-            raise MalformedToken("token has unsupported critical header parameters")
+            raise errors.MalformedToken("token has unsupported critical header parameters")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise MalformedToken("token has no key id")
+            raise errors.MalformedToken("token has no key id")
         key = self._keys.get_key(kid, alg=alg)
         try:
             claims = jwt.decode(
@@ -288,21 +259,21 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise _translate(exc) from exc
         if claims.get("iss") != self.issuer:  # PyJWT checks it too; be explicit
-            raise InvalidIssuer()
+            raise errors.InvalidIssuer()
         for name in ("exp", "iat", "nbf"):  # NumericDate: PyJWT also takes "123"
             if name in claims and type(claims[name]) not in (int, float):
-                raise InvalidClaim(name)
+                raise errors.InvalidClaim(name)
         return header, claims
 
 
 def _check_typ(claims: dict[str, Any], allowed: tuple[str, ...]) -> None:
     """Keycloak's ``typ`` claim (Bearer, ID, Refresh, Logout), checked when present."""
     if "typ" in claims and claims["typ"] not in allowed:
-        raise InvalidTokenType()
+        raise errors.InvalidTokenType()
 
 
 def _refuse_logout_header(header: dict[str, Any]) -> None:
     """A ``logout+jwt`` typed JWT is never an access or ID token (BCL 1.0 §2.4)."""
     typ = header.get("typ")
     if isinstance(typ, str) and typ.lower() in ("logout+jwt", "application/logout+jwt"):
-        raise InvalidTokenType()
+        raise errors.InvalidTokenType()

@@ -71,6 +71,25 @@ def _state(record: AppRecord, fields: Iterable[str]) -> dict[str, Any]:
     return {field: full[field] for field in fields}
 
 
+def _audited_change(
+    app: App, actor: User, action: str, *, before: AppRecord, fields: Iterable[str]
+) -> AppRecord:
+    """Finish a change to ``app`` inside its unit of work: stamp it, announce it to every
+    cache, and audit ``fields`` as they were and are. Returns the new record."""
+    app.updated_at = utcnow()
+    bump_version()
+    db.session.flush()
+    after = _record_of(app)
+    audit.record(
+        actor.username,
+        action,
+        app_target(app.slug),
+        before=_state(before, fields),
+        after=_state(after, fields),
+    )
+    return after
+
+
 def _locked_app(slug: str) -> App:
     """The app's row, locked for this unit (unit_of_work), with its grants as committed."""
     query = select(App).where(App.slug == slug).options(selectinload(App.grants))
@@ -151,18 +170,7 @@ def update_app(slug: str, changes: Mapping[str, Any], *, actor: User) -> AppReco
                 app.tags = list(checked[field])
             else:
                 setattr(app, field, checked[field])
-        app.updated_at = utcnow()
-        bump_version()
-        db.session.flush()
-        result = _record_of(app)
-        audit.record(
-            actor.username,
-            "app.update",
-            app_target(slug),
-            before=_state(current, changed),
-            after=_state(result, changed),
-        )
-    return result
+        return _audited_change(app, actor, "app.update", before=current, fields=changed)
 
 
 def transfer_owner(
@@ -196,18 +204,8 @@ def transfer_owner(
             _set_grants(
                 app, GrantRelation.CO_OWNER, PrincipalType.USER, before.co_owner_users - {name}
             )
-        app.updated_at = utcnow()
-        bump_version()
-        db.session.flush()
-        result = _record_of(app)
-        audit.record(
-            actor.username,
-            "app.transfer_owner",
-            app_target(slug),
-            before=_state(before, ["owner", "co_owners"]),
-            after=_state(result, ["owner", "co_owners"]),
-        )
-    return result
+        fields = ["owner", "co_owners"]
+        return _audited_change(app, actor, "app.transfer_owner", before=before, fields=fields)
 
 
 def insert_app(

@@ -1,4 +1,5 @@
-"""Keys and token builders for the token-verifier tests: all made here, no network."""
+"""Fixtures of the unit tests: the portal app and its client, and the keys and token
+builders of the token-verifier tests (all made here, no network)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from flask import Flask
+from flask.testing import FlaskClient
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from tests.unit.conftest_registry import make_app
 
 ISSUER = "http://kc.test/realms/dash"
 AUDIENCE = "dash-api"
@@ -183,3 +188,16 @@ def clock() -> Callable[[], float]:
 def make_jwk() -> Callable[..., dict[str, Any]]:
     """``make_jwk(private_key, kid, **extra)``: the public JWK of a test key."""
     return public_jwk
+
+
+@pytest.fixture
+def app(tmp_path) -> Flask:
+    """The portal on a fresh data folder, the demo apps registered (a test module may
+    define its own ``app`` for other settings)."""
+    return make_app(tmp_path)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """The app's test client: ``client.get(path, user="alice")`` signs alice in."""
+    return app.test_client()

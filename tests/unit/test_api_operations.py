@@ -7,7 +7,6 @@ delete, and refusals of operations on apps with nothing deployed.
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -20,17 +19,6 @@ from portal.deploys.models import AppEnvVar, Deployment
 from portal.deploys.pipeline import app_row
 from portal.extensions import db
 from portal.services import services
-from tests.unit.conftest_registry import make_app
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def call(client: FlaskClient, method: str, path: str, who: str | None, **kwargs):

@@ -34,11 +34,6 @@ ADMIN, ALICE, BOB = DEMO_USERS["admin"], DEMO_USERS["alice"], DEMO_USERS["bob"]
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
-
-
-@pytest.fixture
 def ctx(app: Flask) -> Iterator[Flask]:
     with app.app_context():
         yield app

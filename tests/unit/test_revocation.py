@@ -111,11 +111,6 @@ class Directory:
         return list(self.events)
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
-
-
 def test_the_watcher_revokes_once_and_ends_portal_sessions(app: Flask) -> None:
     now_ms = int(time.time() * 1000)
     old = {**_event("users/u-old", "DELETE"), "time": now_ms - 3_600_000}

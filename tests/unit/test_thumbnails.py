@@ -22,18 +22,12 @@ from portal.registry.models import App
 from portal.registry.store import bump_version
 from portal.services import services
 from portal.thumbnails import MAX_BYTES
-from tests.unit.conftest_registry import make_app
 
 
 def image(fmt: str = "PNG", size: tuple[int, int] = (32, 16), colour: str = "teal") -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, colour).save(out, format=fmt)
     return out.getvalue()
-
-
-@pytest.fixture
-def app(tmp_path) -> Flask:
-    return make_app(tmp_path)
 
 
 def put(app: Flask, who: str, body: bytes, slug: str = "sales", content_type: str = "image/png"):

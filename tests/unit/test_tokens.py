@@ -9,26 +9,13 @@ from typing import Any
 import jwt
 import pytest
 
+from portal.auth import token_errors as errors
 from portal.auth.jwks import JwksCache
 from portal.auth.tokens import (
     BACKCHANNEL_LOGOUT_EVENT,
-    DisallowedAlgorithm,
-    InvalidAudience,
-    InvalidAuthorizedParty,
-    InvalidClaim,
-    InvalidIssuer,
-    InvalidLogoutToken,
-    InvalidNonce,
-    InvalidSignature,
-    InvalidTokenType,
     JtiStore,
-    MalformedToken,
     MemoryJtiStore,
-    MissingClaim,
-    ReplayedToken,
     TokenError,
-    TokenExpired,
-    TokenNotYetValid,
     TokenVerifier,
     UnknownKeyError,
 )
@@ -75,7 +62,7 @@ def test_valid_token_is_accepted(realm, verifier, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_signature_by_another_key_with_the_same_kid_is_refused(realm, verifier, kind):
     token = realm.sign(claims_for(realm, kind), key=realm.other_rsa_key, kid="rsa-1")
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(errors.InvalidSignature):
         verify(verifier, kind, token)
 
 
@@ -85,13 +72,13 @@ def test_tampered_payload_is_refused(realm, verifier, kind):
     forged = realm.sign(claims_for(realm, kind, sub="admin")).split(".")[1]
     good = realm.sign(claims_for(realm, kind))
     verify(verifier, kind, good)
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(errors.InvalidSignature):
         verify(verifier, kind, f"{header}.{forged}.{signature}")
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_alg_none_is_refused_before_any_key_lookup(realm, verifier, kind):
-    with pytest.raises(DisallowedAlgorithm):
+    with pytest.raises(errors.DisallowedAlgorithm):
         verify(verifier, kind, realm.unsigned(claims_for(realm, kind)))
     assert realm.fetches == 0
 
@@ -99,7 +86,7 @@ def test_alg_none_is_refused_before_any_key_lookup(realm, verifier, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_hs256_keyed_with_the_rsa_public_key_is_refused(realm, verifier, kind):
     token = realm.hs256_with_public_pem(claims_for(realm, kind))
-    with pytest.raises(DisallowedAlgorithm):
+    with pytest.raises(errors.DisallowedAlgorithm):
         verify(verifier, kind, token)
     assert realm.fetches == 0
 
@@ -110,7 +97,7 @@ def test_algorithms_outside_the_allowlist_are_refused(realm, verifier, make_jwk,
     key = realm.ec_key if alg == "ES256" else realm.rsa_key
     realm.jwks["keys"].append(make_jwk(key, "other-alg", alg=alg))
     token = realm.sign(claims_for(realm, kind), key=key, alg=alg, kid="other-alg")
-    with pytest.raises(DisallowedAlgorithm):
+    with pytest.raises(errors.DisallowedAlgorithm):
         verify(verifier, kind, token)
 
 
@@ -119,7 +106,7 @@ def test_algorithms_outside_the_allowlist_are_refused(realm, verifier, make_jwk,
     "iss", ["http://evil.test/realms/dash", f"{ISSUER}/", f"{ISSUER}-evil", "http://kc.test"]
 )
 def test_wrong_issuer_is_refused(realm, verifier, kind, iss):
-    with pytest.raises(InvalidIssuer) as info:
+    with pytest.raises(errors.InvalidIssuer) as info:
         verify(verifier, kind, realm.sign(claims_for(realm, kind, iss=iss)))
     assert str(info.value) == "wrong issuer"
 
@@ -127,14 +114,14 @@ def test_wrong_issuer_is_refused(realm, verifier, kind, iss):
 @pytest.mark.parametrize("kind", KINDS)
 def test_wrong_audience_is_refused(realm, verifier, kind):
     token = realm.sign(claims_for(realm, kind, aud=["someone-else", "account"]))
-    with pytest.raises(InvalidAudience):
+    with pytest.raises(errors.InvalidAudience):
         verify(verifier, kind, token)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("claim", ["iat", "iss", "aud"])
 def test_missing_required_claim_is_refused(realm, verifier, kind, claim):
-    with pytest.raises(MissingClaim) as info:
+    with pytest.raises(errors.MissingClaim) as info:
         verify(verifier, kind, realm.sign(claims_for(realm, kind, **{claim: None})))
     assert info.value.claim == claim
 
@@ -142,7 +129,7 @@ def test_missing_required_claim_is_refused(realm, verifier, kind, claim):
 @pytest.mark.parametrize("kind", ["access", "id"])
 @pytest.mark.parametrize("claim", ["sub", "exp"])
 def test_missing_sub_or_exp_is_refused(realm, verifier, kind, claim):
-    with pytest.raises(MissingClaim) as info:
+    with pytest.raises(errors.MissingClaim) as info:
         verify(verifier, kind, realm.sign(claims_for(realm, kind, **{claim: None})))
     assert info.value.claim == claim
 
@@ -151,7 +138,7 @@ def test_missing_sub_or_exp_is_refused(realm, verifier, kind, claim):
 def test_expired_token_is_refused(realm, verifier, kind):
     now = int(time.time())
     token = realm.sign(claims_for(realm, kind, iat=now - 600, exp=now - 31))
-    with pytest.raises(TokenExpired) as info:
+    with pytest.raises(errors.TokenExpired) as info:
         verify(verifier, kind, token)
     assert str(info.value) == "token expired"
 
@@ -167,13 +154,13 @@ def test_expiry_within_the_leeway_is_tolerated(realm, verifier, kind):
 def test_token_issued_in_the_future_is_refused(realm, verifier, kind):
     now = int(time.time())
     token = realm.sign(claims_for(realm, kind, iat=now + 120, exp=now + 600))
-    with pytest.raises(TokenNotYetValid):
+    with pytest.raises(errors.TokenNotYetValid):
         verify(verifier, kind, token)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_token_without_kid_is_refused(realm, verifier, kind):
-    with pytest.raises(MalformedToken, match="key id"):
+    with pytest.raises(errors.MalformedToken, match="key id"):
         verify(verifier, kind, realm.sign(claims_for(realm, kind), kid=None))
 
 
@@ -187,7 +174,7 @@ def test_unknown_kid_is_refused(realm, verifier, kind):
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("token", ["", "abc", "a.b.c", "x" * 70_000])
 def test_garbage_is_refused_as_malformed(verifier, kind, token):
-    with pytest.raises(MalformedToken):
+    with pytest.raises(errors.MalformedToken):
         verify(verifier, kind, token)
 
 
@@ -198,19 +185,19 @@ def test_embedded_jwk_header_is_never_trusted(realm, verifier, make_jwk):
         key=realm.other_rsa_key,
         headers={"jwk": attacker_jwk, "jku": "http://evil.test/certs"},
     )
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(errors.InvalidSignature):
         verifier.verify_access_token(token)
 
 
 def test_critical_header_extensions_are_refused(realm, verifier):
     token = realm.sign(realm.access_claims(), headers={"crit": ["exp"], "exp": 1})
-    with pytest.raises(MalformedToken):
+    with pytest.raises(errors.MalformedToken):
         verifier.verify_access_token(token)
 
 
 @pytest.mark.parametrize(("claim", "value"), [("exp", "9999999999"), ("iat", True), ("iat", "1")])
 def test_non_numeric_dates_are_refused(realm, verifier, claim, value):
-    with pytest.raises(InvalidClaim) as info:
+    with pytest.raises(errors.InvalidClaim) as info:
         verifier.verify_access_token(realm.sign(realm.access_claims(**{claim: value})))
     assert info.value.claim == claim
 
@@ -257,19 +244,19 @@ def test_rotated_key_is_accepted_after_one_refetch(realm, verifier, make_jwk):
 @pytest.mark.parametrize("typ", ["ID", "Refresh", "Logout"])
 def test_other_token_types_are_refused_as_bearer_tokens(realm, verifier, typ):
     token = realm.sign(realm.access_claims(typ=typ))
-    with pytest.raises(InvalidTokenType):
+    with pytest.raises(errors.InvalidTokenType):
         verifier.verify_access_token(token)
 
 
 def test_id_token_presented_as_access_token_is_refused(realm, verifier):
     id_token = realm.sign(realm.id_claims(aud=[CLIENT_ID, AUDIENCE]))
-    with pytest.raises(InvalidTokenType):
+    with pytest.raises(errors.InvalidTokenType):
         verifier.verify_access_token(id_token)
 
 
 def test_logout_typed_header_is_refused_as_bearer_token(realm, verifier):
     token = realm.sign(realm.access_claims(), headers={"typ": "logout+jwt"})
-    with pytest.raises(InvalidTokenType):
+    with pytest.raises(errors.InvalidTokenType):
         verifier.verify_access_token(token)
 
 
@@ -279,7 +266,7 @@ def test_access_token_without_typ_is_accepted(realm, verifier):
 
 
 def test_access_token_with_empty_sub_is_refused(realm, verifier):
-    with pytest.raises(InvalidClaim):
+    with pytest.raises(errors.InvalidClaim):
         verifier.verify_access_token(realm.sign(realm.access_claims(sub="")))
 
 
@@ -288,43 +275,43 @@ def test_access_token_with_empty_sub_is_refused(realm, verifier):
 
 def test_id_token_with_another_nonce_is_refused(realm, verifier):
     token = realm.sign(realm.id_claims(nonce="attacker-nonce"))
-    with pytest.raises(InvalidNonce):
+    with pytest.raises(errors.InvalidNonce):
         verifier.verify_id_token(token, nonce=NONCE, client_id=CLIENT_ID)
 
 
 def test_id_token_without_nonce_is_refused(realm, verifier):
     token = realm.sign(realm.id_claims(nonce=None))
-    with pytest.raises(InvalidNonce):
+    with pytest.raises(errors.InvalidNonce):
         verifier.verify_id_token(token, nonce=NONCE, client_id=CLIENT_ID)
 
 
 def test_id_token_is_refused_when_no_nonce_was_expected(realm, verifier):
     token = realm.sign(realm.id_claims(nonce=""))
-    with pytest.raises(InvalidNonce):
+    with pytest.raises(errors.InvalidNonce):
         verifier.verify_id_token(token, nonce="", client_id=CLIENT_ID)
 
 
 def test_id_token_with_non_ascii_nonce_is_refused_not_crashing(realm, verifier):
     token = realm.sign(realm.id_claims(nonce="nöñce"))
-    with pytest.raises(InvalidNonce):
+    with pytest.raises(errors.InvalidNonce):
         verifier.verify_id_token(token, nonce=NONCE, client_id=CLIENT_ID)
 
 
 def test_id_token_for_another_client_is_refused(realm, verifier):
     token = realm.sign(realm.id_claims(aud="other-client", azp="other-client"))
-    with pytest.raises(InvalidAudience):
+    with pytest.raises(errors.InvalidAudience):
         verifier.verify_id_token(token, nonce=NONCE, client_id=CLIENT_ID)
 
 
 def test_id_token_with_azp_mismatch_is_refused(realm, verifier):
     token = realm.sign(realm.id_claims(aud=[CLIENT_ID, "other"], azp="other"))
-    with pytest.raises(InvalidAuthorizedParty):
+    with pytest.raises(errors.InvalidAuthorizedParty):
         verifier.verify_id_token(token, nonce=NONCE, client_id=CLIENT_ID)
 
 
 def test_id_token_with_several_audiences_needs_azp(realm, verifier):
     token = realm.sign(realm.id_claims(aud=[CLIENT_ID, "other"], azp=None))
-    with pytest.raises(InvalidAuthorizedParty):
+    with pytest.raises(errors.InvalidAuthorizedParty):
         verifier.verify_id_token(token, nonce=NONCE, client_id=CLIENT_ID)
     good = realm.sign(realm.id_claims(aud=[CLIENT_ID, "other"]))
     assert verifier.verify_id_token(good, nonce=NONCE, client_id=CLIENT_ID)["azp"] == CLIENT_ID
@@ -338,7 +325,7 @@ def test_id_token_with_single_audience_needs_no_azp(realm, verifier):
 
 def test_access_token_presented_as_id_token_is_refused(realm, verifier):
     token = realm.sign(realm.id_claims(typ="Bearer"))
-    with pytest.raises(InvalidTokenType):
+    with pytest.raises(errors.InvalidTokenType):
         verifier.verify_id_token(token, nonce=NONCE, client_id=CLIENT_ID)
 
 
@@ -386,13 +373,13 @@ def test_logout_token_with_spec_typ_is_accepted(realm, verifier):
 )
 def test_logout_token_rule_violations_are_refused(realm, verifier, overrides):
     token = realm.sign(realm.logout_claims(**overrides))
-    with pytest.raises(InvalidLogoutToken):
+    with pytest.raises(errors.InvalidLogoutToken):
         verifier.verify_logout_token(token, client_id=CLIENT_ID)
 
 
 def test_logout_token_without_jti_is_refused(realm, verifier):
     token = realm.sign(realm.logout_claims(jti=None))
-    with pytest.raises(MissingClaim) as info:
+    with pytest.raises(errors.MissingClaim) as info:
         verifier.verify_logout_token(token, client_id=CLIENT_ID)
     assert info.value.claim == "jti"
 
@@ -400,13 +387,13 @@ def test_logout_token_without_jti_is_refused(realm, verifier):
 def test_replayed_logout_token_is_refused_the_second_time(realm, verifier):
     token = realm.sign(realm.logout_claims(jti="once"))
     verifier.verify_logout_token(token, client_id=CLIENT_ID)
-    with pytest.raises(ReplayedToken):
+    with pytest.raises(errors.ReplayedToken):
         verifier.verify_logout_token(token, client_id=CLIENT_ID)
 
 
 def test_refused_logout_token_does_not_burn_its_jti(realm, verifier):
     bad = realm.sign(realm.logout_claims(jti="j-1", nonce="n"))
-    with pytest.raises(InvalidLogoutToken):
+    with pytest.raises(errors.InvalidLogoutToken):
         verifier.verify_logout_token(bad, client_id=CLIENT_ID)
     good = realm.sign(realm.logout_claims(jti="j-1"))
     assert verifier.verify_logout_token(good, client_id=CLIENT_ID)["jti"] == "j-1"
@@ -415,13 +402,13 @@ def test_refused_logout_token_does_not_burn_its_jti(realm, verifier):
 @pytest.mark.parametrize("typ", ["ID", "Bearer"])
 def test_other_tokens_are_refused_as_logout_tokens(realm, verifier, typ):
     token = realm.sign(realm.logout_claims(typ=typ))
-    with pytest.raises(InvalidTokenType):
+    with pytest.raises(errors.InvalidTokenType):
         verifier.verify_logout_token(token, client_id=CLIENT_ID)
 
 
 def test_id_token_is_refused_as_logout_token(realm, verifier):
     id_token = realm.sign(realm.id_claims(jti="j-id"))
-    with pytest.raises((InvalidTokenType, InvalidLogoutToken)):
+    with pytest.raises((errors.InvalidTokenType, errors.InvalidLogoutToken)):
         verifier.verify_logout_token(id_token, client_id=CLIENT_ID)
 
 
@@ -430,7 +417,7 @@ def test_logout_token_without_exp_expires_after_max_age(realm, verifier):
     fresh = realm.sign(realm.logout_claims(exp=None, iat=now))
     assert verifier.verify_logout_token(fresh, client_id=CLIENT_ID)
     stale = realm.sign(realm.logout_claims(exp=None, iat=now - 400))
-    with pytest.raises(TokenExpired):
+    with pytest.raises(errors.TokenExpired):
         verifier.verify_logout_token(stale, client_id=CLIENT_ID)
 
 
@@ -446,7 +433,7 @@ def test_logout_replay_check_uses_the_injected_store(realm):
     keys = JwksCache(jwks_uri="http://kc.test/certs", fetch=realm.fetch)
     verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=keys, jti_store=Store())
     claims = realm.logout_claims(jti="shared")
-    with pytest.raises(ReplayedToken):
+    with pytest.raises(errors.ReplayedToken):
         verifier.verify_logout_token(realm.sign(claims), client_id=CLIENT_ID)
     assert calls == [("shared", claims["exp"] + 30)]
 
