@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from roles import Role, normalize_group, normalize_username
+from roles import SEAT, Role, normalize_group, normalize_username
 
 from .connection import AdminConnection
 from .model import (
@@ -137,18 +137,18 @@ class KeycloakDirectory:
         return frozenset(str(r["name"]) for r in found or [])
 
     def is_licensed(self, username: str) -> bool:
-        """Whether the user holds a seat (``licensed_user``, however it was granted)."""
+        """Whether the user holds a seat (``roles.SEAT``, however it was granted)."""
         try:
-            return Role.LICENSED_USER.value in self.user_effective_roles(username)
+            return SEAT.value in self.user_effective_roles(username)
         except UnknownUser:
             return False
 
     def licensed_usernames(self) -> set[str]:
-        """Every holder of ``licensed_user``: the seats in use."""
+        """Every holder of a seat (``roles.SEAT``): the seats in use."""
         return {
             u.username
             for u in self.users_with_roles_and_groups()
-            if Role.LICENSED_USER.value in u.roles
+            if SEAT.value in u.roles
         }
 
     def users_with_roles_and_groups(self) -> list[DirectoryUser]:
