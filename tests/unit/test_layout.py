@@ -1,0 +1,32 @@
+"""The platform's file layout: one definition, read the same by every mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from portal.hosting.layout import PlatformLayout
+from portal.hosting.local import LocalPlatform
+from portal.settings import Settings
+
+
+def test_the_layout_is_the_tree_of_docs_hosting(tmp_path: Path) -> None:
+    layout = PlatformLayout.of(tmp_path)
+    assert layout.apps_dir == tmp_path / "apps"
+    assert layout.portal_socket == tmp_path / "run" / "portal.sock"
+    assert layout.portal_log == tmp_path / "logs" / "portal.log"
+    assert layout.apps_run_dir == tmp_path / "apps" / "run"
+    assert layout.supervisor_dir == tmp_path / "apps" / "supervisor"
+    elsewhere = PlatformLayout.of(tmp_path, tmp_path / "elsewhere")
+    assert elsewhere.envs_dir == tmp_path / "elsewhere" / "envs"
+    assert elsewhere.run_dir == layout.run_dir  # the portal's own files stay in data_dir
+
+
+def test_settings_local_mode_and_reading_agree_on_the_apps_folder(tmp_path: Path) -> None:
+    environ = {"PORTAL_DATA_DIR": str(tmp_path), "PORTAL_APPS_DIR": str(tmp_path / "a")}
+    read = Settings.read_env(environ)
+    assert read.layout == PlatformLayout(tmp_path, tmp_path / "a")
+    assert not list(tmp_path.iterdir())  # reading the layout writes no secret key
+    assert Settings.from_env(environ).layout == read.layout
+    local = LocalPlatform(data_dir=tmp_path, env={"PORTAL_APPS_DIR": str(tmp_path / "a")})
+    assert local.layout == read.layout
+    assert LocalPlatform(data_dir=tmp_path).layout.apps_dir == tmp_path / "apps"
