@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
+from portal.deploys.paths import AppPaths
 from portal.hosting.layout import PlatformLayout
 from portal.hosting.local import LocalPlatform
 from portal.settings import Settings
@@ -30,3 +32,20 @@ def test_settings_local_mode_and_reading_agree_on_the_apps_folder(tmp_path: Path
     local = LocalPlatform(data_dir=tmp_path, env={"PORTAL_APPS_DIR": str(tmp_path / "a")})
     assert local.layout == read.layout
     assert LocalPlatform(data_dir=tmp_path).layout.apps_dir == tmp_path / "apps"
+
+
+def test_apps_folders_are_entered_not_listed_and_logs_private(tmp_path: Path) -> None:
+    paths = AppPaths(PlatformLayout.of(tmp_path))
+    paths.make()
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "apps").iterdir()}
+    assert modes == {
+        "bundles": 0o711,
+        "data": 0o711,
+        "run": 0o711,
+        "logs": 0o700,
+        "locks": 0o700,
+        "envs": 0o755,
+        "wheels": 0o755,
+    }
+    assert stat.S_IMODE((tmp_path / "apps").stat().st_mode) == 0o711
+    assert paths.active_socket("sales") == tmp_path / "apps" / "run" / "sales" / "app.sock"
