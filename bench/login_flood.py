@@ -36,7 +36,7 @@ ROUND_S = 2
 
 
 def _session_rows(stack: BenchStack) -> int:
-    database = stack.platform.data_dir / "portal.db"
+    database = stack.platform.layout.database
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
         return db.execute("SELECT count(*) FROM sessions").fetchone()[0]
 

@@ -35,14 +35,15 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 from portal.hosting.frontdoor import FrontDoor
+from portal.hosting.layout import PlatformLayout
 from portal.hosting.programs import PREPARE_STEPS, portal_command
 from portal.hosting.runner import http_status_line
 from portal.hosting.supervisor import Supervisor
+from portal.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = Path(__file__).resolve().parent / "frontdoor" / "nginx.conf"
@@ -63,42 +64,19 @@ NGINX_CONF_HEADER = """\
 """
 
 
-@dataclass(frozen=True)
-class Layout:
-    """The folders of the platform in the containers (PORTAL_DATA_DIR, PORTAL_APPS_DIR)."""
-
-    data_dir: Path = Path("/data")
-    apps_dir: Path = Path("/data/apps")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> Layout:
-        data_dir = Path(env.get("PORTAL_DATA_DIR") or cls.data_dir)
-        return cls(
-            data_dir=data_dir, apps_dir=Path(env.get("PORTAL_APPS_DIR") or data_dir / "apps")
-        )
-
-    @property
-    def run_dir(self) -> Path:
-        """The portal's socket folder (a volume shared with the front door)."""
-        return self.data_dir / "run"
-
-    @property
-    def portal_socket(self) -> Path:
-        return self.run_dir / "portal.sock"
-
-    @property
-    def apps_run_dir(self) -> Path:
-        """The apps' socket folders (a volume shared with the front door)."""
-        return self.apps_dir / "run"
-
-    @property
-    def supervisor_dir(self) -> Path:
-        return self.apps_dir / "supervisor"
+#: The platform's folders in the containers: docker-compose.yml and the Dockerfile set
+#: PORTAL_DATA_DIR and PORTAL_APPS_DIR to these, and nginx.conf is rendered for them.
+CONTAINER_LAYOUT = PlatformLayout.of(Path("/data"))
 
 
-def frontdoor(layout: Layout | None = None) -> FrontDoor:
+def layout_from_env(env: Mapping[str, str] = os.environ) -> PlatformLayout:
+    """The layout the portal in this container uses: its settings' PORTAL_DATA_DIR and
+    PORTAL_APPS_DIR, read without filling other defaults (no file is written)."""
+    return Settings.read_env(env).layout
+
+
+def frontdoor(layout: PlatformLayout = CONTAINER_LAYOUT) -> FrontDoor:
     """The front door as the frontdoor service runs it (nginx's master is root there)."""
-    layout = layout or Layout()
     return FrontDoor(
         root=FRONTDOOR_ROOT,
         listen=FRONTDOOR_LISTEN,
@@ -110,7 +88,7 @@ def frontdoor(layout: Layout | None = None) -> FrontDoor:
     )
 
 
-def gunicorn_command(layout: Layout) -> list[str]:
+def gunicorn_command(layout: PlatformLayout) -> list[str]:
     """The portal's gunicorn, as the local mode starts it, but in the foreground."""
     return [
         sys.executable,
@@ -131,7 +109,7 @@ def say(message: str) -> None:
     print(f"container: {message}", flush=True)
 
 
-def prepare(layout: Layout, frontdoor_group: str) -> None:
+def prepare(layout: PlatformLayout, frontdoor_group: str) -> None:
     """The data folder enterable but not listable; the portal's socket folder for nginx."""
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     layout.data_dir.chmod(0o711)
@@ -169,8 +147,9 @@ class Children:
 
 def start() -> int:
     """Start supervisord, the apps and the portal; return once the portal stopped."""
-    layout = Layout.from_env()
-    prepare(layout, os.environ.get("PORTAL_FRONTDOOR_GROUP", "nogroup"))
+    settings = Settings.read_env()
+    layout = settings.layout
+    prepare(layout, settings.frontdoor_group)
     children = Children()
     supervisor = Supervisor(layout.supervisor_dir)
     supervisor.start()
@@ -191,7 +170,7 @@ def start() -> int:
 
 
 def healthcheck() -> int:
-    line = http_status_line(Layout.from_env().portal_socket, "/healthz", timeout=4) or ""
+    line = http_status_line(layout_from_env().portal_socket, "/healthz", timeout=4) or ""
     return 0 if line.split()[1:2] == ["200"] else 1
 
 

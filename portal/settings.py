@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from portal.hosting.layout import PlatformLayout
+
 # Importing portal.settings imports the portal package, which imports Flask anyway.
 
 __all__ = ["Settings", "SettingsError", "parse_flag", "setting"]
@@ -42,11 +44,10 @@ def _without_password(value: str) -> str:
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", value)
 
 
-def _secret_key(data_dir: Path) -> str:
+def _secret_key(path: Path) -> str:
     """A dev secret kept in the data directory, so every worker and restart shares it."""
-    path = data_dir / "secret_key"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(secrets.token_urlsafe(48))
         tmp.chmod(0o600)
@@ -149,9 +150,20 @@ class Settings:
         base = self.keycloak_internal_url or self.keycloak_url
         return f"{base.rstrip('/')}/realms/{self.realm}"
 
+    @property
+    def layout(self) -> PlatformLayout:
+        """Where the platform keeps its files (an unset apps_dir: <data_dir>/apps)."""
+        return PlatformLayout.of(Path(self.data_dir), self.apps_dir)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Each field from its variable (see :func:`setting`); ``overrides`` win (tests)."""
+        return cls.read_env(environ, **overrides).resolved()
+
+    @classmethod
+    def read_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """:meth:`from_env` before :meth:`resolved`: no default filled, no file touched
+        (docker/container.py reads the layout this way)."""
         environ = os.environ if environ is None else environ
         types = get_type_hints(cls)
         values: dict[str, Any] = {}
@@ -164,17 +176,17 @@ class Settings:
                 values[spec.name] = parse(text)
             except ValueError as error:
                 raise SettingsError(f"{spec.metadata['env']}: {error}") from None
-        return cls(**values, **overrides).resolved()
+        return cls(**values, **overrides)
 
     def resolved(self) -> Settings:
         """Fill the defaults that depend on other settings (database, secret key)."""
-        data_dir = Path(self.data_dir).resolve()
-        changes: dict[str, Any] = {"data_dir": data_dir}
-        changes["apps_dir"] = Path(self.apps_dir or data_dir / "apps").resolve()
+        layout = PlatformLayout.of(Path(self.data_dir).resolve(), self.apps_dir)
+        changes: dict[str, Any] = {"data_dir": layout.data_dir}
+        changes["apps_dir"] = layout.apps_dir.resolve()
         if not self.database_url:
-            changes["database_url"] = f"sqlite:///{data_dir / 'portal.db'}"
+            changes["database_url"] = f"sqlite:///{layout.database}"
         if not self.secret_key:
-            changes["secret_key"] = _secret_key(data_dir)
+            changes["secret_key"] = _secret_key(layout.secret_key)
         if self.host_cache is None:
             database_url = changes.get("database_url", self.database_url)
             changes["host_cache"] = database_url.startswith("sqlite")

@@ -68,7 +68,7 @@ def _extension_of(data: bytes) -> str:
 
 
 def _folder() -> Path:
-    return services().settings.data_dir / "thumbnails"
+    return services().settings.layout.thumbnails_dir
 
 
 def store_image(data: bytes) -> str:

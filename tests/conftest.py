@@ -71,8 +71,8 @@ def stack(keycloak_instance: tuple) -> Iterator[Stack]:
         keycloak_url=instance.base_url,
         realm=instance.realm,
         data_dir=data_dir,
-        portal_log=platform.portal_log,
-        apps_dir=platform.apps_dir,
+        portal_log=platform.layout.portal_log,
+        apps_dir=platform.layout.apps_dir,
     )
     try:
         platform.start(timeout=900)

@@ -46,7 +46,7 @@ def _load_container() -> ModuleType:
 
 
 container = _load_container()
-LAYOUT = container.Layout()
+LAYOUT = container.CONTAINER_LAYOUT
 
 
 def env_of(service: str) -> dict[str, str]:
@@ -300,7 +300,7 @@ def test_entrypoint_runs_what_local_mode_runs_in_order(tmp_path: Path, monkeypat
     monkeypatch.setattr(container.Children, "run", fake_run)
     monkeypatch.setattr(container.signal, "signal", lambda *args: None)
     assert container.main(["start"]) == 0
-    layout = container.Layout.from_env()
+    layout = container.layout_from_env()
     assert layout.apps_dir == tmp_path / "data" / "apps"
     assert calls == [
         f"supervisor {layout.supervisor_dir}",
@@ -352,7 +352,7 @@ class _Healthz(http.server.BaseHTTPRequestHandler):
 
 def test_healthcheck_asks_the_portal_socket(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path))
-    layout = container.Layout.from_env()
+    layout = container.layout_from_env()
     layout.run_dir.mkdir()
     assert container.main(["healthcheck"]) == 1  # nothing listens yet
 

@@ -23,6 +23,7 @@ from portal.hosting.builds import EnvironmentBuilder, default_python
 from portal.hosting.frontdoor import Routes
 from portal.hosting.idle import IdleTimeouts
 from portal.hosting.isolation import Isolation
+from portal.hosting.layout import PlatformLayout
 from portal.hosting.runner import LocalRunner, Runner
 from portal.hosting.supervisor import Supervisor
 from portal.services import services
@@ -50,6 +51,8 @@ class Hosting:
     """Everything the platform uses to host apps, built from the settings."""
 
     settings: Settings
+    #: Where the platform keeps its files; ``paths``: each app's own, inside them.
+    layout: PlatformLayout
     paths: AppPaths
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="deploy")
@@ -57,7 +60,8 @@ class Hosting:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Hosting:
-        return cls(settings=settings, paths=AppPaths(Path(settings.apps_dir)))
+        layout = settings.layout
+        return cls(settings=settings, layout=layout, paths=AppPaths(layout))
 
     @functools.cached_property
     def isolation(self) -> Isolation:
@@ -71,11 +75,11 @@ class Hosting:
     @functools.cached_property
     def builder(self) -> EnvironmentBuilder:
         return EnvironmentBuilder(
-            self.paths.envs,
+            self.layout.envs_dir,
             uv=self._builder_uv(),
             python=default_python(),
             platform_requirements=["dash-platform-appkit", GUNICORN_REQUIREMENT],
-            find_links=[self.paths.wheels],
+            find_links=[self.layout.wheels_dir],
             isolation=self.isolation,
         )
 
@@ -84,7 +88,7 @@ class Hosting:
         uv = Path(_uv())
         if not self.isolation.per_app_uid or not uv.is_file():
             return str(uv)
-        public = self.paths.root / "bin" / "uv"
+        public = self.layout.public_uv
         if not public.exists() or public.stat().st_size != uv.stat().st_size:
             public.parent.mkdir(parents=True, exist_ok=True)
             public.parent.chmod(0o755)
@@ -97,16 +101,16 @@ class Hosting:
     @functools.cached_property
     def routes(self) -> Routes:
         """The front door's per-app upstreams (kept alive), which the portal maintains."""
-        return Routes(self.paths.run, self.settings.frontdoor_pid)
+        return Routes(self.layout.apps_run_dir, self.settings.frontdoor_pid)
 
     @functools.cached_property
     def idle(self) -> IdleTimeouts:
         """Idle timeouts and activity marks (scale to zero)."""
-        return IdleTimeouts(self.paths.supervisor, self.paths.run)
+        return IdleTimeouts(self.layout.supervisor_dir, self.layout.apps_run_dir)
 
     @functools.cached_property
     def supervisor(self) -> Supervisor:
-        return Supervisor(self.paths.supervisor)
+        return Supervisor(self.layout.supervisor_dir)
 
     @functools.cached_property
     def runner(self) -> Runner:

@@ -71,7 +71,7 @@ def activate(slug: str, deployment_id: int, *, actor: str) -> Deployment:
         raise DeployError(404, f"No deployment {deployment_id} of {slug!r}.")
     if deployment.status == DeploymentStatus.ACTIVE and not app.stopped:
         return deployment
-    venv = hosting.paths.envs / (deployment.environment or "-")
+    venv = hosting.layout.envs_dir / (deployment.environment or "-")
     if deployment.status == DeploymentStatus.FAILED or not (venv / ".complete").exists():
         raise DeployError(409, f"Deployment {deployment_id} was never built: deploy again.")
     with file_lock(hosting.paths.lock(slug)):
@@ -116,7 +116,7 @@ def set_running(slug: str, action: str, *, actor: str) -> str:
         if action == "stop":
             hosting.runner.stop(name)
             return "stopped"
-        venv = hosting.paths.envs / (deployment.environment or "")
+        venv = hosting.layout.envs_dir / (deployment.environment or "")
         try:
             hosting.runner.start(spec_for(deployment, venv))
         except StartError as error:
@@ -224,6 +224,6 @@ def delete_app(slug: str, *, actor: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     still = set(db.session.execute(select(Deployment.environment)).scalars())
     for key in sorted(used - still):
-        with file_lock(paths.envs / f"{key}.lock"):
-            shutil.rmtree(paths.envs / key, ignore_errors=True)
+        with file_lock(hosting.layout.envs_dir / f"{key}.lock"):
+            shutil.rmtree(hosting.layout.envs_dir / key, ignore_errors=True)
         log.info("environment %s freed with %s", key, slug)

@@ -1,46 +1,35 @@
-"""Where each piece of a hosted app lives under ``settings.apps_dir`` (docs/hosting.md)."""
+"""Where each piece of one hosted app lives, inside the platform's apps folders.
+
+The folders themselves are :class:`portal.hosting.layout.PlatformLayout`'s (docs/hosting.md).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from portal.hosting.layout import PlatformLayout
+
 __all__ = ["AppPaths"]
 
 
 @dataclass(frozen=True)
 class AppPaths:
-    """The folder layout of hosted apps, in one place."""
+    """The paths of an app's bundles, data, sockets, logs and lock, by slug."""
 
-    root: Path
-
-    @property
-    def envs(self) -> Path:
-        return self.root / "envs"
-
-    @property
-    def wheels(self) -> Path:
-        return self.root / "wheels"
-
-    @property
-    def supervisor(self) -> Path:
-        return self.root / "supervisor"
-
-    @property
-    def run(self) -> Path:
-        return self.root / "run"
+    layout: PlatformLayout
 
     def bundles(self, slug: str) -> Path:
-        return self.root / "bundles" / slug
+        return self.layout.bundles_dir / slug
 
     def bundle(self, slug: str, deployment_id: int) -> Path:
         return self.bundles(slug) / str(deployment_id)
 
     def data(self, slug: str) -> Path:
-        return self.root / "data" / slug
+        return self.layout.app_data_dir / slug
 
     def run_dir(self, slug: str) -> Path:
-        return self.run / slug
+        return self.layout.apps_run_dir / slug
 
     def socket(self, slug: str, deployment_id: int) -> Path:
         return self.run_dir(slug) / f"{deployment_id}.sock"
@@ -50,7 +39,7 @@ class AppPaths:
         return self.run_dir(slug) / "app.sock"
 
     def logs(self, slug: str) -> Path:
-        return self.root / "logs" / slug
+        return self.layout.apps_logs_dir / slug
 
     def build_log(self, slug: str, deployment_id: int) -> Path:
         return self.logs(slug) / f"{deployment_id}.build.log"
@@ -59,15 +48,23 @@ class AppPaths:
         return self.logs(slug) / "app.log"
 
     def lock(self, slug: str) -> Path:
-        return self.root / "locks" / f"{slug}.lock"
+        return self.layout.locks_dir / f"{slug}.lock"
 
     def make(self) -> None:
-        """Create the top folders: traversable by app users and nginx, listable by none."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.root.chmod(0o711)
-        for sub in ("bundles", "data", "run", "logs", "locks", "envs", "wheels"):
-            path = self.root / sub
-            path.mkdir(exist_ok=True)
-            path.chmod(0o755 if sub in ("envs", "wheels") else 0o711)
-        for private in ("logs", "locks"):
-            (self.root / private).chmod(0o700)
+        """Create the apps' folders: traversable by app users and nginx, listable by none;
+        logs and locks private, environments and wheels readable by the apps."""
+        layout = self.layout
+        layout.apps_dir.mkdir(parents=True, exist_ok=True)
+        layout.apps_dir.chmod(0o711)
+        modes = {
+            layout.bundles_dir: 0o711,
+            layout.app_data_dir: 0o711,
+            layout.apps_run_dir: 0o711,
+            layout.apps_logs_dir: 0o700,
+            layout.locks_dir: 0o700,
+            layout.envs_dir: 0o755,
+            layout.wheels_dir: 0o755,
+        }
+        for folder, mode in modes.items():
+            folder.mkdir(exist_ok=True)
+            folder.chmod(mode)

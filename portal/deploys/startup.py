@@ -52,7 +52,7 @@ def _source_hash(folder: Path) -> str:
 def publish_appkit() -> Path:
     """Build the app library's wheel into the builder's find-links folder, when it changed."""
     hosting = services().hosting
-    wheels = hosting.paths.wheels
+    wheels = hosting.layout.wheels_dir
     stamp = wheels / ".source-hash"
     source = _source_hash(APPKIT_DIR)
     existing = sorted(wheels.glob("*.whl"))
@@ -94,7 +94,7 @@ def ensure_running() -> list[str]:
             continue
         if hosting.runner.state(process_name(slug, deployment.id)).statename != "ABSENT":
             continue
-        spec = spec_for(deployment, hosting.paths.envs / (deployment.environment or ""))
+        spec = spec_for(deployment, hosting.layout.envs_dir / (deployment.environment or ""))
         hosting.runner.start(spec)
         started.append(slug)
     return started
@@ -141,7 +141,7 @@ def ensure_watchdog() -> None:
             "-m",
             "portal.hosting.memwatch",
             str(supervisor.root),
-            f"--run={services().hosting.paths.run}",
+            f"--run={services().hosting.layout.apps_run_dir}",
         ],
         env={},
         directory=ROOT,

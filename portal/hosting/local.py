@@ -18,6 +18,7 @@ exited. Stopping supervisord stops them all.
 
 from __future__ import annotations
 
+import functools
 import grp
 import os
 import signal
@@ -29,8 +30,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from portal.settings import Settings
+
 from .frontdoor import FrontDoor, Routes
 from .launch import stop_orphans
+from .layout import PlatformLayout
 from .memwatch import WATCHDOG
 from .programs import PREPARE_STEPS, Program, carried_env, portal_command
 from .runner import http_status_line, log_tail
@@ -95,74 +99,37 @@ class LocalPlatform:
     env: Mapping[str, str] = field(default_factory=dict)
     portal_workers: int = 2
 
-    @property
-    def apps_dir(self) -> Path:
-        return Path(self.env.get("PORTAL_APPS_DIR") or self.data_dir / "apps")
+    @functools.cached_property
+    def layout(self) -> PlatformLayout:
+        """Its folders: ``data_dir``, with the apps where ``env`` puts them (PORTAL_APPS_DIR)."""
+        return PlatformLayout.of(self.data_dir, Settings.read_env(self.env).apps_dir)
 
     @property
     def url(self) -> str:
         return f"http://{self.listen}"
 
     @property
-    def run_dir(self) -> Path:
-        return self.data_dir / "run"
-
-    @property
-    def portal_socket(self) -> Path:
-        return self.run_dir / "portal.sock"
-
-    @property
-    def portal_pid(self) -> Path:
-        """Where the portal's gunicorn kept its pid when it ran as a daemon (before it was
-        supervised): read only to stop such a portal."""
-        return self.run_dir / "portal.pid"
-
-    @property
-    def portal_master_pid(self) -> Path:
-        """The supervised portal's gunicorn master (its launcher stops the workers of one
-        that was killed outright)."""
-        return self.run_dir / "portal-master.pid"
-
-    @property
-    def logs_dir(self) -> Path:
-        """The platform's own logs (0700: they name users and sessions)."""
-        return self.data_dir / "logs"
-
-    @property
-    def portal_log(self) -> Path:
-        return self.logs_dir / "portal.log"
-
-    @property
-    def frontdoor_log(self) -> Path:
-        return self.logs_dir / "frontdoor.log"
-
-    @property
-    def access_log(self) -> Path:
-        """The front door's access log (nginx writes it to stdout, supervisord rotates it)."""
-        return self.logs_dir / "access.log"
-
-    @property
     def supervisor(self) -> Supervisor:
-        return Supervisor(self.apps_dir / "supervisor")
+        return Supervisor(self.layout.supervisor_dir)
 
     @property
     def routes(self) -> Routes:
-        return Routes(self.apps_dir / "run", self.frontdoor.pid_path)
+        return Routes(self.layout.apps_run_dir, self.frontdoor.pid_path)
 
     @property
     def frontdoor(self) -> FrontDoor:
         return FrontDoor(
-            root=self.data_dir / "frontdoor",
+            root=self.layout.frontdoor_dir,
             listen=self.listen,
-            portal_socket=self.portal_socket,
-            apps_run_dir=self.apps_dir / "run",
+            portal_socket=self.layout.portal_socket,
+            apps_run_dir=self.layout.apps_run_dir,
         )
 
     def _portal_env(self) -> dict[str, str]:
         return {
             **os.environ,
-            "PORTAL_DATA_DIR": str(self.data_dir),
-            "PORTAL_APPS_DIR": str(self.apps_dir),
+            "PORTAL_DATA_DIR": str(self.layout.data_dir),
+            "PORTAL_APPS_DIR": str(self.layout.apps_dir),
             "PORTAL_PUBLIC_URL": self.url,
             "PORTAL_FRONTDOOR_PID": str(self.frontdoor.pid_path),
             **self.env,
@@ -170,26 +137,31 @@ class LocalPlatform:
 
     def _private_dirs(self) -> None:
         """The data folder: enterable (apps live below it) but not listable; secrets 0600."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir.chmod(0o711)
-        self.logs_dir.mkdir(exist_ok=True)
-        self.logs_dir.chmod(0o700)
-        self.run_dir.mkdir(exist_ok=True)
-        self.run_dir.chmod(0o750)
+        self.layout.data_dir.mkdir(parents=True, exist_ok=True)
+        self.layout.data_dir.chmod(0o711)
+        self.layout.logs_dir.mkdir(exist_ok=True)
+        self.layout.logs_dir.chmod(0o700)
+        self.layout.run_dir.mkdir(exist_ok=True)
+        self.layout.run_dir.chmod(0o750)
         if os.geteuid() == 0:
             # nginx's workers (group nogroup) connect to the portal's socket; apps cannot.
-            os.chown(self.run_dir, 0, grp.getgrnam("nogroup").gr_gid)
+            os.chown(self.layout.run_dir, 0, grp.getgrnam("nogroup").gr_gid)
 
     def portal_program(self, env: Mapping[str, str]) -> Program:
         """The portal's gunicorn as a supervisord program (its log: stdout and stderr)."""
         return Program(
             name=PORTAL,
             command=[
-                *[sys.executable, "-m", "portal.hosting.launch", str(self.portal_master_pid)],
+                *[
+                    sys.executable,
+                    "-m",
+                    "portal.hosting.launch",
+                    str(self.layout.portal_master_pid),
+                ],
                 "--",
                 str(BIN / "gunicorn"),
-                f"--pid={self.portal_master_pid}",
-                f"--bind=unix:{self.portal_socket}",
+                f"--pid={self.layout.portal_master_pid}",
+                f"--bind=unix:{self.layout.portal_socket}",
                 f"--workers={self.portal_workers}",
                 "--threads=4",
                 "--timeout=120",
@@ -201,7 +173,7 @@ class LocalPlatform:
             ],
             directory=ROOT,
             env=env,
-            log_path=self.portal_log,
+            log_path=self.layout.portal_log,
             startsecs=5,
             startretries=PLATFORM_RETRIES,
             priority=200,
@@ -215,8 +187,8 @@ class LocalPlatform:
             name=FRONTDOOR,
             command=self.frontdoor.command(),
             directory=self.frontdoor.root,
-            log_path=self.frontdoor_log,
-            stdout_log_path=self.access_log,
+            log_path=self.layout.frontdoor_log,
+            stdout_log_path=self.layout.access_log,
             startsecs=2,
             startretries=PLATFORM_RETRIES,
             stopsignal="QUIT",
@@ -245,10 +217,12 @@ class LocalPlatform:
         if left_out:
             say(f"portal: variables supervisord cannot pass on, left out: {', '.join(left_out)}")
         if self.portal_running() is None:
-            self.portal_socket.unlink(missing_ok=True)
+            self.layout.portal_socket.unlink(missing_ok=True)
         self.supervisor.add(self.portal_program(env), keep_running=True)
         self._wait_up(
-            PORTAL, lambda: http_status_line(self.portal_socket, "/healthz") is not None, timeout
+            PORTAL,
+            lambda: http_status_line(self.layout.portal_socket, "/healthz") is not None,
+            timeout,
         )
         self.frontdoor.check()
         nginx_before = self.frontdoor.pid()
@@ -266,7 +240,7 @@ class LocalPlatform:
             late = time.monotonic() > deadline
             if late or state.statename in _FAILED:
                 why = f"no answer within {timeout:.0f} s" if late else state.statename
-                log = self.portal_log if name == PORTAL else self.frontdoor_log
+                log = self.layout.portal_log if name == PORTAL else self.layout.frontdoor_log
                 raise PlatformStartError(
                     f"{name} did not start ({why}). Last lines of {log}:\n{log_tail(log)}"
                 )
@@ -278,15 +252,19 @@ class LocalPlatform:
 
     def logs(self) -> list[Path]:
         """The platform's logs, supervisord's own first (when and why a process exited)."""
-        apps = sorted((self.apps_dir / "logs").glob("*/app.log"))
-        own = [self.supervisor.root / "supervisord.log", self.portal_log, self.frontdoor_log]
+        apps = sorted(self.layout.apps_logs_dir.glob("*/app.log"))
+        own = [
+            self.supervisor.root / "supervisord.log",
+            self.layout.portal_log,
+            self.layout.frontdoor_log,
+        ]
         return [*own, self.supervisor.root / "memwatch.log", *apps]
 
     def stop(self) -> None:
         """Stop the front door, the portal and every app process: nothing is left."""
         self.supervisor.stop()
         stop_orphans(self.frontdoor.pid_path)  # workers of an nginx master killed outright
-        stop_orphans(self.portal_master_pid, "gunicorn")  # and of the portal's
+        stop_orphans(self.layout.portal_master_pid, "gunicorn")  # and of the portal's
         self._stop_unsupervised()
 
     def _stop_unsupervised(self) -> None:
@@ -294,8 +272,8 @@ class LocalPlatform:
         if self.frontdoor.pid() is not None and not self._supervises(FRONTDOOR):
             self.frontdoor.stop()
         try:
-            pid = int(self.portal_pid.read_text().strip())
-            ours = str(self.portal_socket) in Path(f"/proc/{pid}/cmdline").read_text()
+            pid = int(self.layout.portal_pid.read_text().strip())
+            ours = str(self.layout.portal_socket) in Path(f"/proc/{pid}/cmdline").read_text()
         except (OSError, ValueError):
             ours = False
         if ours and _alive(pid):
@@ -303,7 +281,7 @@ class LocalPlatform:
             deadline = time.monotonic() + 20
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
-        self.portal_pid.unlink(missing_ok=True)
+        self.layout.portal_pid.unlink(missing_ok=True)
 
     def _supervises(self, name: str) -> bool:
         """Whether supervisord runs the program now (it may still count as starting)."""

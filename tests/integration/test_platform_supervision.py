@@ -32,7 +32,10 @@ BACK_WITHIN = 90
 
 def platform_of(stack: Stack) -> LocalPlatform:
     platform = LocalPlatform(data_dir=stack.data_dir, listen=urlsplit(stack.portal_url).netloc)
-    assert platform.apps_dir == stack.apps_dir and platform.portal_log == stack.portal_log
+    assert (
+        platform.layout.apps_dir == stack.apps_dir
+        and platform.layout.portal_log == stack.portal_log
+    )
     return platform
 
 
@@ -94,7 +97,7 @@ def test_the_portal_comes_back_after_its_master_is_killed(
     assert session.get(f"{stack.portal_url}/api/me", timeout=10).json()["username"] == "bob"
     logs = make_logs(platform)
     assert f"exited: {PORTAL} ({how}" in logs
-    assert re.search(f"{PORTAL} +RUNNING", logs), platform.portal_log.read_text()[-3000:]
+    assert re.search(f"{PORTAL} +RUNNING", logs), platform.layout.portal_log.read_text()[-3000:]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
@@ -130,11 +133,11 @@ def test_the_front_door_keeps_an_access_log_without_query_strings(stack: Stack) 
     assert answer.status_code in (200, 404)
 
     def logged() -> str:
-        text = platform.access_log.read_text() if platform.access_log.exists() else ""
+        text = platform.layout.access_log.read_text() if platform.layout.access_log.exists() else ""
         return next((line for line in text.splitlines() if marker in line), "")
 
     until(logged, timeout=10)  # nginx writes its buffer at least once a second
     line = logged()
     assert f'"GET /apps/public/{marker} HTTP/1.1" {answer.status_code} ' in line, line
-    assert "secret" not in platform.access_log.read_text()
-    assert f"{marker}" not in platform.frontdoor_log.read_text()  # errors only there
+    assert "secret" not in platform.layout.access_log.read_text()
+    assert f"{marker}" not in platform.layout.frontdoor_log.read_text()  # errors only there

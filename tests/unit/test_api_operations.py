@@ -135,7 +135,7 @@ def test_delete_frees_the_environments_no_other_app_uses(app: Flask, client: Fla
         hosting = services().hosting
         # No supervisor runs in unit tests: note which programs delete stops instead.
         hosting.__dict__["runner"] = SimpleNamespace(stop=stopped.append)
-        envs = hosting.paths.envs
+        envs = hosting.layout.envs_dir
         for key in ("shared", "finance-only"):
             (envs / key / "bin").mkdir(parents=True)
         ids = {slug: app_row(slug).id for slug in ("finance", "sales")}

@@ -47,13 +47,13 @@ def test_the_portal_is_a_program_that_restarts_and_keeps_its_log(tmp_path: Path)
     program = platform.portal_program({"KEYCLOAK_URL": "http://127.0.0.1:1"})
     assert program.name == PORTAL
     assert_kept_and_restarted(program, tmp_path / "logs")
-    assert program.log_path == platform.portal_log
+    assert program.log_path == platform.layout.portal_log
     # In the foreground (a daemon's output goes to /dev/null), its error log on stderr.
     assert "--daemon" not in program.command
     # Through the launcher that first stops the workers of a master killed outright.
-    launcher = ["-m", "portal.hosting.launch", str(platform.portal_master_pid), "--"]
+    launcher = ["-m", "portal.hosting.launch", str(platform.layout.portal_master_pid), "--"]
     assert program.command[1:5] == launcher
-    assert f"--pid={platform.portal_master_pid}" in program.command
+    assert f"--pid={platform.layout.portal_master_pid}" in program.command
     assert not any(arg.startswith("--error-logfile") for arg in program.command)
     assert 'KEYCLOAK_URL="http://127.0.0.1:1"' in section(program)["environment"]
 
@@ -69,8 +69,8 @@ def test_the_front_door_is_a_program_that_restarts_and_keeps_its_log(tmp_path: P
     # Its access log is its stdout, a file of its own; its errors (stderr) another.
     conf = section(program)
     assert conf["redirect_stderr"] == "false"
-    assert conf["stdout_logfile"] == str(platform.access_log)
-    assert conf["stderr_logfile"] == str(platform.frontdoor_log)
+    assert conf["stdout_logfile"] == str(platform.layout.access_log)
+    assert conf["stderr_logfile"] == str(platform.layout.frontdoor_log)
     assert "access_log /dev/stdout platform buffer=32k" in platform.frontdoor.render()
 
 
@@ -179,7 +179,9 @@ def test_nginx_killed_outright_comes_back_without_its_old_workers(
         for pid in nginx_group(master):  # left over if the launcher failed
             os.kill(pid, signal.SIGKILL)
     assert supervisor.state(FRONTDOOR).pid == door.pid()
-    assert "stopped workers left by a killed nginx master" in platform.frontdoor_log.read_text()
+    assert (
+        "stopped workers left by a killed nginx master" in platform.layout.frontdoor_log.read_text()
+    )
 
 
 def nginx_group(pgid: int) -> list[int]:
