@@ -145,11 +145,7 @@ class KeycloakDirectory:
 
     def licensed_usernames(self) -> set[str]:
         """Every holder of a seat (``roles.SEAT``): the seats in use."""
-        return {
-            u.username
-            for u in self.users_with_roles_and_groups()
-            if SEAT.value in u.roles
-        }
+        return {u.username for u in self.users_with_roles_and_groups() if SEAT.value in u.roles}
 
     def users_with_roles_and_groups(self) -> list[DirectoryUser]:
         """Every user with effective ``dash`` roles and group paths.
