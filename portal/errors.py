@@ -1,7 +1,8 @@
 """Typed errors and the handlers that turn them into clear answers.
 
 Bad input gets 400/401/403/404/409/422 with a message; nothing becomes a 500 with a
-stack trace. API and Dash endpoints answer JSON, pages answer HTML. The registry's
+stack trace. A platform database that cannot be reached (restarting) is a 503 that says
+so, with Retry-After. API and Dash endpoints answer JSON, pages answer HTML. The registry's
 domain errors know nothing of HTTP: :data:`REGISTRY_STATUS` is where each kind gets
 its status code.
 """
@@ -12,14 +13,26 @@ import logging
 
 from dash.exceptions import CallbackException
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.registry import errors as refusals
 from portal.registry.errors import RegistryError
 
-__all__ = ["REGISTRY_STATUS", "ApiError", "init_app", "status_of", "wants_json"]
+__all__ = [
+    "DATABASE_UNAVAILABLE",
+    "REGISTRY_STATUS",
+    "ApiError",
+    "init_app",
+    "status_of",
+    "wants_json",
+]
 
 log = logging.getLogger(__name__)
+
+#: What a request answers while the platform database cannot be reached (503).
+DATABASE_UNAVAILABLE = "The platform database is unavailable; try again in a moment."
+RETRY_AFTER_S = 5
 
 
 class ApiError(Exception):
@@ -92,6 +105,21 @@ def init_app(app: Flask) -> None:
     def _bad_callback(error: CallbackException) -> Response:
         # Dash raises this for a body that does not match the callback (client input).
         return _answer(400, f"Malformed callback request: {error}")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(error: DBAPIError) -> Response:
+        # The server restarts or is unreachable: the request may be tried again, and the
+        # pool replaces its dead connections (pre-ping) once the server is back.
+        log.warning(
+            "platform database unavailable on %s %s: %s",
+            request.method,
+            request.path,
+            error.orig or error,
+        )
+        response = _answer(503, DATABASE_UNAVAILABLE)
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -8,7 +8,8 @@ import pytest
 from flask import Flask
 
 from portal import registry
-from portal.errors import REGISTRY_STATUS
+from portal.errors import DATABASE_UNAVAILABLE, REGISTRY_STATUS
+from portal.extensions import db
 from tests.unit.conftest_registry import make_app
 
 #: Each kind of refusal and the status it has always answered with.
@@ -56,3 +57,27 @@ def test_pages_answer_html_with_the_status(app: Flask) -> None:
     assert answer.status_code == 403
     assert answer.mimetype == "text/html"
     assert "Refused as Forbidden." in answer.get_data(as_text=True)
+
+
+def test_an_unreachable_database_is_a_503_and_the_portal_recovers(tmp_path: Path) -> None:
+    """No 500 while the platform database is away, and no restart needed once it is back."""
+    portal = make_app(tmp_path)
+    client = portal.test_client()
+    assert client.get("/api/apps", user="alice").status_code == 200
+    database = tmp_path / "portal.db"
+    aside = tmp_path / "portal.db.away"
+    database.rename(aside)
+    database.mkdir()  # where the file was: SQLite cannot open it
+    with portal.app_context():
+        db.engine.dispose()
+    answer = client.patch("/api/apps/sales", json={"description": "while away"}, user="alice")
+    assert answer.status_code == 503
+    assert answer.get_json()["error"] == DATABASE_UNAVAILABLE
+    assert answer.headers["Retry-After"].isdigit()
+    page = client.get("/manager/apps/sales", user="alice")
+    assert page.status_code == 503 and DATABASE_UNAVAILABLE in page.get_data(as_text=True)
+    database.rmdir()
+    aside.rename(database)
+    answer = client.patch("/api/apps/sales", json={"description": "back"}, user="alice")
+    assert answer.status_code == 200, answer.get_json()
+    assert client.get("/api/apps/sales", user="alice").get_json()["description"] == "back"
