@@ -46,7 +46,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     from portal.datafiles import private_data_dir, private_sqlite_file
     from portal.deploys.startup import cli as platform_cli
     from portal.extensions import db, migrate
-    from portal.generation import run_after_commit_hooks
     from portal.pages import admin, home, manager, operate
 
     _configure_logging()
@@ -64,7 +63,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     db.init_app(app)
-    run_after_commit_hooks(db.session)
     migrate.init_app(app, db, directory=str(registry.MIGRATIONS_DIR))
     errors.init_app(app)
     security_headers.init_app(app)

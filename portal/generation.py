@@ -93,9 +93,10 @@ _HOOKS = (("after_commit", _run_after_commit), ("after_soft_rollback", _forget_a
 def run_after_commit_hooks(sessions: scoped_session) -> None:
     """Make ``sessions`` (the portal's ``db.session``) run :func:`after_commit` callbacks.
 
-    The factory calls it, so the hooks cover the sessions of the platform's database
-    only (Flask-SQLAlchemy's session class), not every SQLAlchemy session in the
-    process; calling it again adds nothing.
+    ``portal.registry.init_app`` calls it (its writes announce themselves this way), so
+    the hooks cover the sessions of the platform's database only (Flask-SQLAlchemy's
+    session class), not every SQLAlchemy session in the process; calling it again adds
+    nothing.
     """
     for name, hook in _HOOKS:
         if not event.contains(sessions, name, hook):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from portal.generation import Generation
+from portal.extensions import db
+from portal.generation import Generation, run_after_commit_hooks
 from portal.services import services
 
 from .analytics import record_view, views_per_day
@@ -81,6 +82,7 @@ REGISTRY_GENERATION = "registry.generation"
 def init_app(app: Flask) -> None:
     """Make the app's registry cache (``services().registry``); the database is not touched."""
     platform = services(app)
+    run_after_commit_hooks(db.session)  # a write advances the counter after its commit
     generation = None
     if platform.settings.host_cache:
         generation = Generation(platform.settings.data_dir / REGISTRY_GENERATION)
