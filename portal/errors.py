@@ -12,6 +12,7 @@ import logging
 
 from dash.exceptions import CallbackException
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.registry import errors as refusals
@@ -20,6 +21,9 @@ from portal.registry.errors import RegistryError
 __all__ = ["REGISTRY_STATUS", "ApiError", "init_app", "status_of", "wants_json"]
 
 log = logging.getLogger(__name__)
+
+#: The answer while the platform database cannot serve (restarting, unreachable, locked).
+DATABASE_UNAVAILABLE = "The platform database is unavailable right now. Try again in a moment."
 
 
 class ApiError(Exception):
@@ -81,8 +85,27 @@ def init_app(app: Flask) -> None:
     def _registry_error(error: RegistryError) -> Response:
         return _answer(status_of(error), error.message, **error.extra)
 
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError) -> Response:
+        # A database restart or outage: the caller may retry, nothing was half-written
+        # (the transaction rolled back). Not a 500: nothing is wrong with the portal.
+        log.warning(
+            "platform database unavailable on %s %s: %s", request.method, request.path, error.orig
+        )
+        # No page template: rendering one would read the session, from that database.
+        if wants_json():
+            response = jsonify({"error": DATABASE_UNAVAILABLE, "status": 503})
+        else:
+            response = Response(DATABASE_UNAVAILABLE, mimetype="text/plain")
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
+        return response
+
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
+        # Flask hands errors raised before dispatch (opening the session) over as a 500.
+        if isinstance(getattr(error, "original_exception", None), OperationalError):
+            return _database_unavailable(error.original_exception)
         response = _answer(error.code or 500, error.description or error.name)
         if error.code == 405 and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)

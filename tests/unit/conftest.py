@@ -203,6 +203,15 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     stop_listeners()  # the apps' LISTEN threads, before the database goes
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A run on PostgreSQL asks for the server through database_url: mark it as the
+    # tests that name the server fixtures are (tests/servers.py).
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgresql":
+            item.add_marker("servers")
+
+
 @pytest.fixture
 def app(tmp_path: Path, database_url: str) -> Flask:
     """The portal on a fresh data folder, the demo apps registered (a test module may

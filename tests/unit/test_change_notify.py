@@ -18,7 +18,9 @@ import pytest
 from flask import Flask
 
 from portal import registry
+from portal.auth.session_store import SESSION_COOKIE_NAME
 from portal.change_notify import APPLICATION_NAME, ChangeListener, stop_listeners
+from portal.hosting.localdb import PostgresServer
 from portal.services import services
 from tests.unit.conftest_registry import make_app
 from tests.unit.demo import DEMO_USERS
@@ -155,3 +157,31 @@ def test_without_its_listening_connection_a_process_reads_the_database_until_bac
         end_sessions(keycloak_sid="kc-session")
     elapsed = wait_for(lambda: whoami(second, cookie)[0] == 401, WITHIN)
     print(f"sign-out seen after reconnecting: {elapsed * 1000:.1f} ms")
+
+
+def test_a_database_restart_answers_503_meanwhile_and_needs_no_portal_restart(
+    workers: tuple[Flask, Flask], postgres_server: PostgresServer
+) -> None:
+    first, second = workers
+    second.config["PROPAGATE_EXCEPTIONS"] = False  # answer as in production, not raise
+    cookie = sign_in(first, BOB)
+    warm(second, cookie)
+    with first.app_context():
+        registry.update_app("sales", {"title": "Before the restart"}, actor=ALICE)
+    postgres_server.stop()
+    try:
+        wait_for(lambda: not listener(second).listening, WITHIN)
+        status, _ = whoami(second, cookie)  # the cache may not vouch: the session is read
+        assert status == 503
+        client = second.test_client()
+        client.set_cookie(SESSION_COOKIE_NAME, cookie)
+        answer = client.get("/api/apps/sales")
+        assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+        assert "database is unavailable" in answer.get_json()["error"]
+    finally:
+        postgres_server.start()
+    elapsed = wait_for(lambda: listener(second).listening, CONNECT)
+    print(f"\nlistening again {elapsed * 1000:.0f} ms after PostgreSQL was back")
+    assert whoami(second, cookie)[0] == 200  # no portal restart: the pool reconnects
+    with second.app_context():
+        assert registry.get_app("sales").title == "Before the restart"  # nothing lost
