@@ -1,8 +1,7 @@
 """Typed errors and the handlers that turn them into clear answers.
 
 Bad input gets 400/401/403/404/409/422 with a message; nothing becomes a 500 with a
-stack trace. A platform database that cannot be reached (restarting) is a 503 that says
-so, with Retry-After. API and Dash endpoints answer JSON, pages answer HTML. The registry's
+stack trace. API and Dash endpoints answer JSON, pages answer HTML. The registry's
 domain errors know nothing of HTTP: :data:`REGISTRY_STATUS` is where each kind gets
 its status code.
 """
@@ -13,26 +12,18 @@ import logging
 
 from dash.exceptions import CallbackException
 from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.registry import errors as refusals
 from portal.registry.errors import RegistryError
 
-__all__ = [
-    "DATABASE_UNAVAILABLE",
-    "REGISTRY_STATUS",
-    "ApiError",
-    "init_app",
-    "status_of",
-    "wants_json",
-]
+__all__ = ["REGISTRY_STATUS", "ApiError", "init_app", "status_of", "wants_json"]
 
 log = logging.getLogger(__name__)
 
-#: What a request answers while the platform database cannot be reached (503).
-DATABASE_UNAVAILABLE = "The platform database is unavailable; try again in a moment."
-RETRY_AFTER_S = 5
+#: The answer while the platform database cannot serve (restarting, unreachable, locked).
+DATABASE_UNAVAILABLE = "The platform database is unavailable right now. Try again in a moment."
 
 
 class ApiError(Exception):
@@ -94,8 +85,27 @@ def init_app(app: Flask) -> None:
     def _registry_error(error: RegistryError) -> Response:
         return _answer(status_of(error), error.message, **error.extra)
 
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError) -> Response:
+        # A database restart or outage: the caller may retry, nothing was half-written
+        # (the transaction rolled back). Not a 500: nothing is wrong with the portal.
+        log.warning(
+            "platform database unavailable on %s %s: %s", request.method, request.path, error.orig
+        )
+        # No page template: rendering one would read the session, from that database.
+        if wants_json():
+            response = jsonify({"error": DATABASE_UNAVAILABLE, "status": 503})
+        else:
+            response = Response(DATABASE_UNAVAILABLE, mimetype="text/plain")
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
+        return response
+
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
+        # Flask hands errors raised before dispatch (opening the session) over as a 500.
+        if isinstance(getattr(error, "original_exception", None), OperationalError):
+            return _database_unavailable(error.original_exception)
         response = _answer(error.code or 500, error.description or error.name)
         if error.code == 405 and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
@@ -105,21 +115,6 @@ def init_app(app: Flask) -> None:
     def _bad_callback(error: CallbackException) -> Response:
         # Dash raises this for a body that does not match the callback (client input).
         return _answer(400, f"Malformed callback request: {error}")
-
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
-    def _database_unavailable(error: DBAPIError) -> Response:
-        # The server restarts or is unreachable: the request may be tried again, and the
-        # pool replaces its dead connections (pre-ping) once the server is back.
-        log.warning(
-            "platform database unavailable on %s %s: %s",
-            request.method,
-            request.path,
-            error.orig or error,
-        )
-        response = _answer(503, DATABASE_UNAVAILABLE)
-        response.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

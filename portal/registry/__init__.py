@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from portal.change_counters import change_counter
 from portal.extensions import db
-from portal.generation import Generation, run_after_commit_hooks
+from portal.generation import run_after_commit_hooks
 from portal.services import services
 
 from .analytics import record_view, views_per_day
@@ -75,15 +76,8 @@ __all__ = [
     "views_per_day",
 ]
 
-#: The counter file in ``settings.data_dir`` that registry writes advance (one host).
-REGISTRY_GENERATION = "registry.generation"
-
 
 def init_app(app: Flask) -> None:
     """Make the app's registry cache (``services().registry``); the database is not touched."""
-    platform = services(app)
-    run_after_commit_hooks(db.session)  # a write advances the counter after its commit
-    generation = None
-    if platform.settings.host_cache:
-        generation = Generation(platform.settings.data_dir / REGISTRY_GENERATION)
-    platform.registry = RegistryCache(generation)
+    run_after_commit_hooks(db.session)  # a write announces itself after its commit
+    services(app).registry = RegistryCache(change_counter(app, "registry"))
