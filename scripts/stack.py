@@ -259,8 +259,8 @@ def logs(platform: LocalPlatform | None = None) -> None:
                 print(f"{name:24} {state.statename:9} {state.description or pid}")
     paths = platform.logs()
     keycloak = [KEYCLOAK_DIR / kcctl.LOG_FILE]
-    if _cluster_node_dirs():  # `make up DB=postgres`: the nodes and their balancer
-        keycloak = [node / kcctl.LOG_FILE for node in _cluster_node_dirs()]
+    if _cluster_node_dirs():  # `make up DB=postgres` ran here: its nodes and their balancer
+        keycloak += [node / kcctl.LOG_FILE for node in _cluster_node_dirs()]
         keycloak.append(KEYCLOAK_CLUSTER_DIR / "proxy.log")
     for path in [*paths[:1], *keycloak, *paths[1:]]:
         print(f"==> {path} <==")
