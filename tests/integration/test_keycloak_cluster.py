@@ -4,12 +4,15 @@ One cluster for the session: the session's PostgreSQL (tests/servers.py) with a 
 of Keycloak's own, two nodes started by kcctl (the first imports the realm), discovering
 each other through that database (Keycloak's default jdbc-ping stack), and the balancing
 nginx of portal.hosting.keycloak_proxy as the one Keycloak URL. Sign-ins go through the
-real login form; nothing is mocked. The last test stops a node: it runs last.
+real login form; nothing is mocked. The last three tests stop node A, start it again and
+kill node B, in this order.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -171,46 +174,69 @@ def test_a_session_started_on_one_node_refreshes_on_the_other(
     assert len(keycloak_cluster.answered_by()) == through_balancer, "all of it went direct"
 
 
+class RefreshingUser:
+    """A signed-in user refreshing her tokens through the balancer every 50 ms, in a
+    thread, while a node goes away; each refresh is kept as (began, status, seconds)."""
+
+    def __init__(self, issuer: str, tokens: dict) -> None:
+        self.issuer = issuer
+        self.token = tokens["refresh_token"]
+        self.outcomes: list[tuple[float, int, float]] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RefreshingUser:
+        self._thread.start()
+        time.sleep(1)  # a few refreshes before the node goes
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(2)  # and a few after
+        self._done.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 120
+        while not self._done.is_set() and time.monotonic() < deadline:
+            began = time.monotonic()
+            try:
+                status = refresh(self.issuer, self.token)
+            except requests.RequestException:
+                self.outcomes.append((began, 0, time.monotonic() - began))
+                continue
+            self.outcomes.append((began, status.status_code, time.monotonic() - began))
+            if status.status_code == 200:
+                self.token = status.json()["refresh_token"]
+            time.sleep(0.05)
+
+    def report(self, since: float, gone: float) -> tuple[list, str]:
+        """The failed refreshes, and a line of what happened from ``since`` on, once the
+        node was ``gone``."""
+        during = [o for o in self.outcomes if o[0] >= since]
+        after = [o for o in during if o[0] >= gone]
+        assert after, "the user kept refreshing after the node was gone"
+        failed = [o for o in self.outcomes if o[1] != 200]
+        slowest = max(o[2] for o in during)
+        return failed, (
+            f"{len(during)} refreshes through the balancer from then on, {len(failed)} "
+            f"failed; slowest {slowest:.2f} s; the first after it was gone {after[0][2]:.3f} s"
+        )
+
+
 def test_stopping_a_node_keeps_people_signed_in(keycloak_cluster: ClusterUnderTest) -> None:
     issuer = keycloak_cluster.issuer
     browser = requests.Session()  # alice's browser: Keycloak's SSO cookie in it
     alice = cli_tokens(issuer, "alice", session=browser)
     carol = cli_tokens(issuer, "carol", node_url=keycloak_cluster.cluster.nodes[0].base_url)
-    outcomes: list[tuple[float, int, float]] = []  # (when, status, seconds taken)
-    done = threading.Event()
-
-    def keep_refreshing() -> None:
-        token = alice["refresh_token"]
-        deadline = time.monotonic() + 120
-        while not done.is_set() and time.monotonic() < deadline:
-            began = time.monotonic()
-            answer = refresh(issuer, token)
-            outcomes.append((began, answer.status_code, time.monotonic() - began))
-            if answer.status_code == 200:
-                token = answer.json()["refresh_token"]
-            time.sleep(0.05)
-
-    user = threading.Thread(target=keep_refreshing, daemon=True)
-    user.start()
-    time.sleep(1)
-    stop_began = time.monotonic()
-    assert kcctl.stop(keycloak_cluster.cluster.nodes[0].instance_dir)
-    stopped = time.monotonic()
-    time.sleep(2)
-    done.set()
-    user.join(timeout=60)
-
-    during = [o for o in outcomes if o[0] >= stop_began]
-    failed = [o for o in outcomes if o[1] != 200]
-    slowest = max((o[2] for o in during), default=0.0)
-    after = [o for o in during if o[0] >= stopped]
+    with RefreshingUser(issuer, alice) as user:
+        stop_began = time.monotonic()
+        assert kcctl.stop(keycloak_cluster.cluster.nodes[0].instance_dir)
+        stopped = time.monotonic()
+    failed, what = user.report(stop_began, stopped)
     retried = [r for r in keycloak_cluster.answered_by() if len(r[2]) > 1]
-    assert after, "the user kept refreshing after the node was gone"
     print(
-        f"\nnode A stopped in {stopped - stop_began:.1f} s; {len(during)} refreshes through "
-        f"the balancer from its stop on, {len(failed)} failed, {len(retried)} passed on to "
-        f"node B by the balancer; slowest {slowest:.2f} s; the first after the stop "
-        f"{after[0][2]:.3f} s"
+        f"\nnode A stopped (kcctl.stop) in {stopped - stop_began:.1f} s; {what}; "
+        f"{len(retried)} passed on to node B by the balancer"
     )
     assert not failed, failed
 
@@ -227,3 +253,44 @@ def test_stopping_a_node_keeps_people_signed_in(keycloak_cluster: ClusterUnderTe
     assert userinfo(issuer, dave["access_token"]).json()["preferred_username"] == "dave"
     answered_after = {tried[-1] for _, _, tried in keycloak_cluster.answered_by()[-5:]}
     assert answered_after == {keycloak_cluster.proxy.nodes[1]}
+
+
+def test_a_restarted_node_rejoins_and_serves_sessions_begun_without_it(
+    keycloak_cluster: ClusterUnderTest,
+) -> None:
+    cluster = keycloak_cluster.cluster
+    kcctl.stop(cluster.nodes[0].instance_dir)  # down, as the test before left it
+    erin = cli_tokens(keycloak_cluster.issuer, "erin", node_url=cluster.nodes[1].base_url)
+    began = time.monotonic()
+    node_a = kcctl.start(**kcctl.node_settings(cluster, 0))
+    kcctl.wait_ready(node_a, timeout=300)
+    print(f"\nnode A restarted and ready in {time.monotonic() - began:.0f} s")
+    deadline = time.monotonic() + 60
+    while kcctl.cluster_members(node_a) != 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert kcctl.cluster_members(node_a) == 2
+    refreshed = refresh(keycloak_cluster.node_issuer(0), erin["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    me = userinfo(keycloak_cluster.node_issuer(0), refreshed.json()["access_token"])
+    assert me.json()["preferred_username"] == "erin"
+
+
+def test_a_killed_node_costs_at_most_the_refresh_in_flight(
+    keycloak_cluster: ClusterUnderTest,
+) -> None:
+    issuer = keycloak_cluster.issuer
+    node_b = keycloak_cluster.instances[1]
+    frank = cli_tokens(issuer, "frank")
+    with RefreshingUser(issuer, frank) as user:
+        killed = time.monotonic()
+        os.killpg(node_b.pid, signal.SIGKILL)  # no goodbye to the cluster
+        assert node_b.process is not None
+        node_b.process.wait(timeout=30)
+        gone = time.monotonic()
+    failed, what = user.report(killed, gone)
+    print(f"\nnode B killed (SIGKILL); {what}")
+    # A refresh node B had already received may be lost; none sent after the kill is.
+    assert all(began < killed for began, _, _ in failed), failed
+    assert len(failed) <= 1, failed
+    fresh = cli_tokens(issuer, "frank")
+    assert userinfo(issuer, fresh["access_token"]).json()["preferred_username"] == "frank"
