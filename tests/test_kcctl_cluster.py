@@ -17,6 +17,7 @@ import kcctl.cluster
 import kcctl.home
 import kcctl.instance
 from portal.hosting.keycloak_proxy import KeycloakProxy
+from scripts import stack
 from tests.test_kcctl import make_fake_distribution
 
 PUBLIC_URL = "http://127.0.0.1:18080"
@@ -162,3 +163,21 @@ def test_nginx_accepts_the_balancer(tmp_path: Path) -> None:
     proxy = KeycloakProxy(tmp_path, "127.0.0.1:18080", ["127.0.0.1:18081"])
     proxy.check()  # nginx -t on the written file (nginx comes with `make test`)
     assert proxy.command()[-4:] == ["-e", "stderr", "-g", "daemon off;"]
+
+
+# --------------------------------------------------------------------------- make up
+
+
+def test_make_up_runs_each_node_as_a_program_without_secrets_in_its_command(
+    cluster: kcctl.Cluster,
+) -> None:
+    programs = stack.keycloak_cluster_programs(cluster)
+    assert programs == ["platform-keycloak-1", "platform-keycloak-2"]
+    program = stack.keycloak_program(kcctl.prepare_node(cluster, 1), programs[1])
+    assert program.name == "platform-keycloak-2"
+    assert DATABASE.password not in " ".join(program.command)
+    assert program.env["KC_DB_PASSWORD"] == DATABASE.password
+    default = stack.keycloak_cluster(DATABASE)
+    assert default.public_url == stack.KEYCLOAK_URL == "http://127.0.0.1:8080"
+    assert [node.http_port for node in default.nodes] == [8081, 8082]
+    assert default.nodes[0].instance_dir.parent == stack.KEYCLOAK_CLUSTER_DIR
