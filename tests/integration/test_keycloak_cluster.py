@@ -11,6 +11,7 @@ kill node B, in this order.
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import subprocess
@@ -80,7 +81,9 @@ def keycloak_cluster(
         count=2,
         http_ports=[free_port(), free_port()],
         management_ports=[free_port(), free_port()],
-        jgroups_ports=kcctl.free_jgroups_ports(2),
+        # Not from 7800 on: a `make up` cluster or another test session may be starting
+        # there, and a node binds its port only well into its start.
+        jgroups_ports=kcctl.free_jgroups_ports(2, first=random.randrange(10000, 15000)),
     )
     nodes = [f"127.0.0.1:{node.http_port}" for node in cluster.nodes]
     proxy = KeycloakProxy(root / "proxy", f"127.0.0.1:{proxy_port}", nodes)
