@@ -8,6 +8,8 @@ import pwd
 import psycopg
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from portal.hosting.localdb import PostgresServer, RedisServer
 
@@ -50,7 +52,8 @@ def test_redis_requires_its_password(redis_server: RedisServer, redis_url: str) 
     with redis.Redis.from_url(redis_url) as client:
         client.set("k", "v")
         assert client.get("k") == b"v"
-    anonymous = redis.Redis(host="127.0.0.1", port=redis_server.port)
+    # No retries: redis-py would retry a refused AUTH as a connection error, for seconds.
+    anonymous = redis.Redis(host="127.0.0.1", port=redis_server.port, retry=Retry(NoBackoff(), 0))
     with pytest.raises(redis.AuthenticationError):
         anonymous.get("k")
     assert redis_server.is_ready()

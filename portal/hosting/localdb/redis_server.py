@@ -68,7 +68,12 @@ class RedisServer:
         import redis
 
         try:
-            return bool(redis.Redis.from_url(self.url(), socket_timeout=2).ping())
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            once = Retry(NoBackoff(), 0)  # redis-py retries refused connections by default
+            client = redis.Redis.from_url(self.url(), socket_timeout=2, retry=once)
+            return bool(client.ping())
         except redis.RedisError:
             return False
 
