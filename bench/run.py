@@ -6,7 +6,10 @@ Speed goals live here, not in tests:
 - bench_sales.py: the sales app's callbacks at 1M rows (in-process, no HTTP);
 - bench_platform.py: the live platform (Keycloak, supervisord, apps, portal, nginx):
   front-door throughput against the same app bare, the sales callback through the front
-  door at 1M rows, deploy time, and the memory of the platform's processes.
+  door at 1M rows, deploy time, and the memory of the platform's processes;
+- bench_scale.py: the platform at scale (two portal replicas on PostgreSQL and Redis, two
+  Keycloak nodes): 200 sessions at 100 callbacks/s, saturation, a Keycloak node and
+  PostgreSQL restarted under load.
 
 Pass --quick for a shorter run (fewer rounds and calls; never fewer sales rows).
 """
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from bench import wrk
 
-BENCHES = ["bench_registry", "bench_sales", "bench_platform"]
+BENCHES = ["bench_registry", "bench_sales", "bench_platform", "bench_scale"]
 
 
 def main() -> int:
