@@ -6,6 +6,10 @@ Keycloak distribution on the local Java (kcctl, keycloak/kcctl/), the apps, the 
 gunicorn and nginx as the front door, restarts whichever exits and keeps their logs
 (rotated) in var/. `make down` stops supervisord and with it every one of them. It says
 which mode it chose.
+
+`make up REPLICAS=2 DB=postgres` runs the larger installation's engines: REPLICAS portal
+processes behind the front door (compose: `--scale portal=REPLICAS`), and with
+DB=postgres the platform's data on PostgreSQL and its sessions on Redis.
 """
 
 from __future__ import annotations
@@ -58,29 +62,45 @@ def _docker_engine() -> bool:
     return probe.returncode == 0
 
 
-def _platform() -> LocalPlatform:
-    return LocalPlatform(data_dir=VAR, listen="127.0.0.1:8050")
+def _platform(replicas: int = 1, env: dict[str, str] | None = None) -> LocalPlatform:
+    return LocalPlatform(data_dir=VAR, listen="127.0.0.1:8050", replicas=replicas, env=env or {})
 
 
-def up() -> None:
+def database_env(db: str) -> dict[str, str]:
+    """The portal's settings for ``db``: none for SQLite (its file in var/); for postgres,
+    DATABASE_URL, PORTAL_SESSION_BACKEND=redis and REDIS_URL of the local PostgreSQL and
+    Redis servers, started from the system's packages."""
+    if db == "sqlite":
+        return {}
+    # Hook for the local PostgreSQL and Redis processes (issue 14, i14-servers): start
+    # them under the platform's supervisord and return their URLs here.
+    sys.exit("DB=postgres: the local PostgreSQL and Redis servers are not wired in yet")
+
+
+def up(replicas: int | None = None, db: str = "sqlite") -> None:
     started = time.monotonic()
     if _docker_engine():
         print("mode: docker compose (a Docker engine answered)")
-        subprocess.run(["docker", "compose", "up", "-d", "--build", "--wait"], cwd=ROOT, check=True)
+        scale = [] if replicas is None else ["--scale", f"portal={replicas}"]
+        command = ["docker", "compose", "up", "-d", "--build", "--wait", *scale]
+        subprocess.run(command, cwd=ROOT, check=True)
     else:
         print("mode: local processes (no Docker engine answered): Keycloak on the local Java")
-        platform = _platform()
+        supervisor = _platform().supervisor
         try:
-            platform.supervisor.start()
-            start_keycloak(platform.supervisor)
+            supervisor.start()
+            env = database_env(db)
+            # Keycloak's own database and nodes follow ``db`` too (i14-kcluster, kcctl).
+            start_keycloak(supervisor)
         except (kcctl.KeycloakError, SupervisorError) as error:
             sys.exit(f"keycloak: {error}")
         try:
-            platform.start()
+            _platform(replicas or 1, env).start()
         except (PlatformStartError, FrontDoorError, SupervisorError, OSError) as error:
             sys.exit(f"platform: {error}")
     print(f"\nUp in {time.monotonic() - started:.0f} s.")
-    print(f"  Portal            {PORTAL_URL}/")
+    replicas_note = f" ({replicas} portal processes)" if replicas and replicas > 1 else ""
+    print(f"  Portal            {PORTAL_URL}/{replicas_note}")
     print(f"  Keycloak console  {KEYCLOAK_URL}/admin/master/console/#/dash  (admin / admin)")
     print(f"\nDemo users (dev only):\n{DEMO_USERS}\n\nStop with: make down")
 
@@ -154,7 +174,9 @@ def logs(platform: LocalPlatform | None = None) -> None:
     platform = platform or _platform()
     if platform.supervisor.running():
         print("==> processes (supervisord) <==")
-        for name in (KEYCLOAK, *PLATFORM_PROGRAMS):
+        # Every portal replica next to the first (dict: in order, once each).
+        names = dict.fromkeys((KEYCLOAK, *platform.portal_programs(), *PLATFORM_PROGRAMS))
+        for name in names:
             state = platform.supervisor.state(name)
             pid = f"pid {state.pid}" if state.pid else ""
             print(f"{name:20} {state.statename:9} {state.description or pid}")
@@ -164,11 +186,25 @@ def logs(platform: LocalPlatform | None = None) -> None:
         print(path.read_text(errors="replace")[-6000:] if path.exists() else "(no log yet)")
 
 
+def replicas_arg(text: str) -> int | None:
+    """REPLICAS of `make up`: empty is the default (1 locally, compose's own count)."""
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"REPLICAS must be a whole number from 1, not {text!r}")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=["up", "down", "logs"])
-    command = parser.parse_args().command
-    {"up": up, "down": down, "logs": logs}[command]()
+    parser.add_argument("--replicas", type=replicas_arg, default=None, help="portal processes")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    if args.command == "up":
+        up(args.replicas, args.db or "sqlite")
+    else:
+        {"down": down, "logs": logs}[args.command]()
 
 
 if __name__ == "__main__":
