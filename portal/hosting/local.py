@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import grp
+import json
 import os
 import signal
 import subprocess
@@ -81,12 +82,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _healthy(url: str) -> bool:
+def _replica_answering(url: str) -> str | None:
+    """The replica named by the /healthz answer at ``url`` (a 200), or None."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
-            return response.status == 200
-    except OSError:
-        return False
+            return json.load(response).get("replica") if response.status == 200 else None
+    except (OSError, ValueError):
+        return None
 
 
 @dataclass
@@ -199,9 +201,15 @@ class LocalPlatform:
         if nginx_before is not None and self.frontdoor.pid() == nginx_before:
             self.routes.reload()  # kept running: it reads the configuration just written
         say(f"front door: nginx on {self.listen}, {self.replicas} portal process(es)")
-        self._wait_up(
-            FRONTDOOR, lambda: _healthy(self.url + "/healthz"), self.layout.frontdoor_log, 30
-        )
+        # Until every replica has answered through it: after a reload, nginx's old workers
+        # (the old upstream) still take requests for a moment.
+        waiting = {replica.name for replica in self.portal_replicas}
+
+        def every_replica_answered() -> bool:
+            waiting.discard(_replica_answering(self.url + "/healthz"))
+            return not waiting
+
+        self._wait_up(FRONTDOOR, every_replica_answered, self.layout.frontdoor_log, 30)
         for name in self.portal_programs()[self.replicas :]:
             self.supervisor.remove_program(name)  # an earlier start ran more replicas
 
