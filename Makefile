@@ -41,7 +41,10 @@ chromium:
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# The front door (nginx) and the app sandbox (bubblewrap), from the system's packages.
+# The front door (nginx), the app sandbox (bubblewrap), PostgreSQL and Redis, from the system's
+# packages. The tests and `make up DB=postgres` run PostgreSQL and Redis as their own processes
+# (portal/hosting/localdb.py) on free ports with private folders, so a system cluster the package
+# may start on 5432 (or a system Redis on 6379) is never used and collides with nothing.
 system-packages:
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
 		if command -v apt-get >/dev/null 2>&1; then \
@@ -57,6 +60,13 @@ system-packages:
 	@command -v bwrap >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || { \
 		echo "installing bubblewrap (the app sandbox) with apt-get"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
+	@test -n "$$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null)" || command -v pg_ctl >/dev/null 2>&1 || \
+		! command -v apt-get >/dev/null 2>&1 || { \
+		echo "installing postgresql (the platform's database at scale, and the tests') with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@command -v redis-server >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || { \
+		echo "installing redis-server (sessions at scale, and the tests') with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
 keycloak: venv
 	$(PY) -m kcctl fetch
@@ -73,7 +83,7 @@ logs:
 test: venv chromium system-packages keycloak
 	$(PY) -m pytest
 
-test-unit: venv
+test-unit: venv system-packages
 	$(PY) -m pytest tests/unit
 
 bench: venv keycloak

@@ -52,6 +52,10 @@ class Generation:
     def current(self) -> int:
         return _COUNTER.unpack_from(self._map)[0]
 
+    def announce(self, session: Session) -> None:
+        """Inside a write's transaction: advance once it commits (see :func:`after_commit`)."""
+        after_commit(session, self.advance)
+
     def advance(self) -> int:
         """Count one change; every cache loaded under an earlier value is stale from now."""
         # A fresh descriptor per call: flock belongs to the open file, and a descriptor

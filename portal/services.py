@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from portal.auth.provider import Provider
     from portal.auth.purge import PurgeSchedule
     from portal.auth.revocation import AdminEventWatcher
+    from portal.change_notify import ChangeListener
     from portal.deploys import Hosting
     from portal.keycloak_admin import KeycloakDirectory
     from portal.registry.cache import RegistryCache
@@ -46,6 +47,8 @@ class Services:
     registry: RegistryCache = field(init=False)
     #: Where apps live and what runs them (portal.deploys).
     hosting: Hosting = field(init=False)
+    #: PostgreSQL's notifications of changes to cached data; None without (portal.change_counters).
+    change_listener: ChangeListener | None = field(init=False, default=None)
 
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION_KEY] = self

@@ -140,9 +140,12 @@ class Settings:
     frontdoor_pid: Path | None = setting("PORTAL_FRONTDOOR_PID", None)
     #: Mark cookies Secure; set when the portal is served over https.
     secure_cookies: bool = setting("PORTAL_SECURE_COOKIES", False)
-    #: Keep sessions and app records in each worker's memory, checked per request against
-    #: counters in ``data_dir``. Right only when every portal process runs on this host:
-    #: "auto" turns it on with SQLite (one host by construction), off with a server database.
+    #: Keep sessions (SQL store) and app records in each process's memory, checked per
+    #: request against change counters that every write advances (portal.change_counters):
+    #: with SQLite, counter files in ``data_dir`` shared by the processes of this host;
+    #: with PostgreSQL, counters advanced by its NOTIFY, right for processes on any hosts.
+    #: "auto" turns it on with SQLite and PostgreSQL, off with another server database,
+    #: where 1 says every portal process runs on this host (the files then suffice).
     host_cache: bool | None = setting("PORTAL_HOST_CACHE", None)
 
     @property
@@ -193,7 +196,7 @@ class Settings:
             changes["secret_key"] = _secret_key(layout.secret_key)
         if self.host_cache is None:
             database_url = changes.get("database_url", self.database_url)
-            changes["host_cache"] = database_url.startswith("sqlite")
+            changes["host_cache"] = database_url.startswith(("sqlite", "postgresql"))
         return replace(self, **changes)
 
     def public(self) -> dict[str, Any]:

@@ -28,6 +28,9 @@ from tests.live_stack import (
     free_port,
 )
 
+# PostgreSQL and Redis as local processes, for the tests that ask for them.
+pytest_plugins = ["tests.servers"]
+
 
 @pytest.fixture(scope="session")
 def keycloak_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:

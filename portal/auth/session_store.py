@@ -1,16 +1,21 @@
 """Where server-side sessions live: Flask-Session's stores, with a per-worker cache.
 
 Every request under /apps/ reads its session (a Dash app sends many callbacks), and an
-ORM read of the session row costs more than a trivial callback itself. On one host
-(``Settings.host_cache``) each worker therefore keeps the rows it has read, tagged with
-a host-wide :class:`~portal.generation.Generation` that every session write and
-deletion advances after its commit. A cached row is used only while that counter is
-unchanged and the row has not expired, so a sign-out in any worker (logout, back-channel
-logout, the Admin's sign-out) ends the session in every worker at the next request.
+ORM read of the session row costs more than a trivial callback itself. With
+``Settings.host_cache`` each worker therefore keeps the rows it has read, tagged with a
+change counter (:mod:`portal.change_counters`) that every session write and deletion
+advances once committed: a file shared by the workers of the host with SQLite,
+PostgreSQL's NOTIFY (sent by a trigger on the table) with PostgreSQL. A cached row is
+used only while that counter is unchanged and the row has not expired, so a sign-out in
+any worker (logout, back-channel logout, the Admin's sign-out) ends the session in every
+worker at its next request (with NOTIFY, once the notification arrives: milliseconds).
+While the counter cannot vouch for the cache (PostgreSQL's listener is reconnecting),
+every request reads the store.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import warnings
@@ -23,23 +28,24 @@ from flask_session.base import ServerSideSession
 from flask_session.redis import RedisSessionInterface
 from flask_session.sqlalchemy import SqlAlchemySessionInterface
 from sqlalchemy import select
-from sqlalchemy.exc import SAWarning
+from sqlalchemy.exc import SAWarning, SQLAlchemyError
 
+from portal.change_counters import ChangeCounter, change_counter
+from portal.change_notify import NotifiedCounter, install_change_trigger
 from portal.extensions import db
-from portal.generation import Generation
 from portal.settings import Settings
 
 __all__ = [
-    "SESSIONS_GENERATION",
     "SESSION_COOKIE_NAME",
     "CachedSqlAlchemySessionInterface",
     "init_sessions",
 ]
 
-SESSION_COOKIE_NAME = "dash_portal_session"
+log = logging.getLogger(__name__)
 
-#: The counter file in the data directory that session writes advance.
-SESSIONS_GENERATION = "sessions.generation"
+SESSION_COOKIE_NAME = "dash_portal_session"
+#: Flask-Session's table of sessions.
+SESSIONS_TABLE = "sessions"
 
 
 class _CachedRow(NamedTuple):
@@ -49,12 +55,13 @@ class _CachedRow(NamedTuple):
 
 
 class CachedSqlAlchemySessionInterface(SqlAlchemySessionInterface):
-    """Flask-Session's SQLAlchemy store; with a ``generation``, rows are cached per worker."""
+    """Flask-Session's SQLAlchemy store; with a ``generation`` counter, rows are cached per
+    worker."""
 
     #: Rows kept per worker; beyond it the cache starts over (each row is a few kB).
     max_cached = 4096
 
-    def __init__(self, app: Flask, *, generation: Generation | None, **options: object) -> None:
+    def __init__(self, app: Flask, *, generation: ChangeCounter | None, **options: object) -> None:
         super().__init__(app, **options)
         self.generation = generation
         self._rows: dict[str, _CachedRow] = {}
@@ -83,6 +90,8 @@ class CachedSqlAlchemySessionInterface(SqlAlchemySessionInterface):
         if self.generation is None:
             return super()._retrieve_session_data(store_id)
         generation = self.generation.current()  # before the read: see the module docstring
+        if generation is None:  # changes may go unseen right now: cache nothing
+            return super()._retrieve_session_data(store_id)
         cached = self._rows.get(store_id)
         if (
             cached is not None
@@ -170,28 +179,39 @@ def init_sessions(app: Flask, settings: Settings) -> None:
             app.session_interface = RedisSessionInterface(app, client=client, **common)
         elif settings.session_backend == "sqlalchemy":
             _forget_sessions_table()
-            generation = (
-                Generation(settings.data_dir / SESSIONS_GENERATION) if settings.host_cache else None
-            )
             with warnings.catch_warnings(), app.app_context():
                 # Flask-Session re-declares its model when a second app is built.
                 warnings.simplefilter("ignore", SAWarning)
                 app.session_interface = CachedSqlAlchemySessionInterface(
                     app,
-                    generation=generation,
+                    generation=None,  # set below, once the table exists
                     client=db,
-                    table="sessions",
+                    table=SESSIONS_TABLE,
                     # Expired rows are refused when read and purged on a schedule
                     # (portal.auth.purge), not by a hook that runs on every request.
                     cleanup_n_requests=None,
                     **common,
                 )
+                app.session_interface.generation = _sessions_counter(app)
         else:
             raise ValueError(f"unknown PORTAL_SESSION_BACKEND {settings.session_backend!r}")
+
+
+def _sessions_counter(app: Flask) -> ChangeCounter | None:
+    """The counter of the session cache; with PostgreSQL, once the table's trigger is in."""
+    counter = change_counter(app, "sessions")
+    if isinstance(counter, NotifiedCounter):
+        try:
+            with db.engine.begin() as connection:
+                install_change_trigger(connection, SESSIONS_TABLE, counter.channel)
+        except SQLAlchemyError as error:  # e.g. no right to create it: no cache, still right
+            log.warning("sessions are not cached: cannot install their change trigger: %s", error)
+            return None
+    return counter
 
 
 def _forget_sessions_table() -> None:
     # Flask-Session declares its table on the shared metadata at every init; drop an
     # earlier declaration so a second app in one process (tests, tools) can be built.
-    if "sessions" in db.metadata.tables:
-        db.metadata.remove(db.metadata.tables["sessions"])
+    if SESSIONS_TABLE in db.metadata.tables:
+        db.metadata.remove(db.metadata.tables[SESSIONS_TABLE])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from portal.generation import Generation
+from portal.change_counters import change_counter
 from portal.services import services
 
 from .analytics import record_view, views_per_day
@@ -74,14 +74,7 @@ __all__ = [
     "views_per_day",
 ]
 
-#: The counter file in ``settings.data_dir`` that registry writes advance (one host).
-REGISTRY_GENERATION = "registry.generation"
-
 
 def init_app(app: Flask) -> None:
     """Make the app's registry cache (``services().registry``); the database is not touched."""
-    platform = services(app)
-    generation = None
-    if platform.settings.host_cache:
-        generation = Generation(platform.settings.data_dir / REGISTRY_GENERATION)
-    platform.registry = RegistryCache(generation)
+    services(app).registry = RegistryCache(change_counter(app, "registry"))

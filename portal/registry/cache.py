@@ -2,9 +2,10 @@
 
 The guard asks for an app on every request under ``/apps/<slug>/`` (each Dash callback
 too), so records live in memory. A cache is valid for one value of the registry's
-version counter; the store reads that counter and passes it in, and a different value
-empties the cache. On one host the counter is a shared in-memory one (a memory load per
-request, see :mod:`portal.generation`); otherwise a primary-key read of the database.
+version; the store reads that version and passes it in, and a different value empties
+the cache. With ``Settings.host_cache`` the version is a change counter kept in memory
+(:mod:`portal.change_counters`); otherwise, or while that counter cannot vouch for the
+cache, a primary-key read of the database.
 One cache per Flask app, so tests that build several apps on several databases never
 share records.
 
@@ -18,10 +19,10 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
-from portal.generation import Generation
+from portal.change_counters import ChangeCounter
 from roles import (
     AccessLevel,
     Action,
@@ -122,18 +123,19 @@ class Listing:
 class RegistryCache:
     """Records of one Flask app's registry, valid for one registry version.
 
-    With a ``generation`` (one host), that host-wide counter is the version; without,
-    the store reads the version counter from the database.
+    With a ``generation`` counter, its value is the version; without (or while it answers
+    None), the store reads the version from the database. Versions are opaque: compared
+    for equality only.
     """
 
-    def __init__(self, generation: Generation | None = None) -> None:
+    def __init__(self, generation: ChangeCounter | None = None) -> None:
         self.generation = generation
         self._lock = threading.Lock()
-        self._version: int | None = None
+        self._version: Hashable | None = None
         self._by_slug: dict[str, AppRecord | None] = {}
         self._listing: Listing | None = None
 
-    def _sync(self, version: int) -> None:
+    def _sync(self, version: Hashable) -> None:
         # Caller holds the lock. A new version empties everything.
         if version != self._version:
             self._version = version
@@ -141,7 +143,7 @@ class RegistryCache:
             self._listing = None
 
     def get(
-        self, slug: str, version: int, load: Callable[[str], AppRecord | None]
+        self, slug: str, version: Hashable, load: Callable[[str], AppRecord | None]
     ) -> AppRecord | None:
         """The record of ``slug`` at ``version``, loading it (or its absence) once."""
         with self._lock:
@@ -156,7 +158,7 @@ class RegistryCache:
                 self._by_slug[slug] = record
         return record
 
-    def listing(self, version: int, load_all: Callable[[], Iterable[AppRecord]]) -> Listing:
+    def listing(self, version: Hashable, load_all: Callable[[], Iterable[AppRecord]]) -> Listing:
         """Every record at ``version``, indexed."""
         with self._lock:
             self._sync(version)

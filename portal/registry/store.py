@@ -7,13 +7,12 @@ seen everywhere at once. Writes live in :mod:`portal.registry.writes`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Hashable, Iterable
 from typing import Any
 
 from sqlalchemy import select, update
 
 from portal.extensions import db
-from portal.generation import after_commit
 from portal.services import services
 from roles import AccessLevel, Action, Principal, can, can_view, normalize_username
 
@@ -47,21 +46,25 @@ def app_target(slug: str) -> str:
 # --- reading ----------------------------------------------------------------------------
 
 
-def registry_version() -> int:
-    """The registry's change counter, the guard's per-request cost.
+def registry_version() -> Hashable:
+    """The registry's version (opaque: compare for equality), the guard's per-request cost.
 
-    On one host (``Settings.host_cache``) it is the shared in-memory counter that every
-    registry commit advances; otherwise one primary-key read of ``registry_state``.
+    With ``Settings.host_cache`` it is the in-memory change counter that every registry
+    commit advances (portal.change_counters); otherwise, or while that counter cannot
+    vouch for the cache, one primary-key read of ``registry_state``.
     """
     return _version(services().registry)
 
 
-def _version(cache: RegistryCache) -> int:
+def _version(cache: RegistryCache) -> Hashable:
     generation = cache.generation
     if generation is not None:
-        return generation.current()
+        value = generation.current()
+        if value is not None:
+            return value
     # Driver-level SQL: no statement compilation on the hot path (about half the time).
-    return db.session.connection().exec_driver_sql(_VERSION_SQL).scalar() or 0
+    # Tagged, so that it never equals a counter's value: they count different things.
+    return ("database", db.session.connection().exec_driver_sql(_VERSION_SQL).scalar() or 0)
 
 
 _EMPTY: frozenset[str] = frozenset()
@@ -135,7 +138,7 @@ def bump_version() -> None:
     """Count a registry change; call inside the write's transaction."""
     generation = services().registry.generation
     if generation is not None:
-        after_commit(db.session(), generation.advance)
+        generation.announce(db.session())
     done = db.session.execute(
         update(RegistryState).where(RegistryState.id == 1).values(version=RegistryState.version + 1)
     )

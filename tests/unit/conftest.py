@@ -8,8 +8,9 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -20,6 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from portal.change_notify import stop_listeners
 from tests.unit.conftest_registry import make_app
 
 ISSUER = "http://kc.test/realms/dash"
@@ -191,10 +193,21 @@ def make_jwk() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def app(tmp_path) -> Flask:
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The platform database of a test: "" (SQLite in the data folder), or a new database
+    on the session's PostgreSQL for the tests marked :data:`ON_BOTH_ENGINES`."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield ""
+        return
+    yield request.getfixturevalue("postgres_url")
+    stop_listeners()  # the apps' LISTEN threads, before the database goes
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str) -> Flask:
     """The portal on a fresh data folder, the demo apps registered (a test module may
     define its own ``app`` for other settings)."""
-    return make_app(tmp_path)
+    return make_app(tmp_path, database_url=database_url)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from portal import create_app, registry
@@ -22,7 +23,10 @@ from roles import AccessLevel
 from tests.unit.demo import FakeDirectory
 from tests.unit.portal_client import PortalClient
 
-__all__ = ["app_record", "make_app", "make_settings", "prepared"]
+__all__ = ["ON_BOTH_ENGINES", "app_record", "make_app", "make_settings", "prepared"]
+
+#: Runs a test that takes ``database_url`` (or ``app``) on SQLite, then on PostgreSQL.
+ON_BOTH_ENGINES = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -47,6 +51,9 @@ def make_app(
     app.config["TESTING"] = True
     app.test_client_class = PortalClient
     services(app).directory = directory or FakeDirectory()
+    listener = services(app).change_listener
+    if listener is not None:  # PostgreSQL: caches in use from the first request, as in a
+        assert listener.wait_listening(10), "not listening"  # worker that has warmed up
     return app
 
 

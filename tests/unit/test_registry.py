@@ -27,7 +27,7 @@ from portal.registry.database import UNMANAGED_TABLES, alembic_config
 from portal.registry.models import App, AppView, AuditEvent, utcnow
 from portal.unit_of_work import in_unit_of_work, unit_of_work
 from roles import AccessLevel
-from tests.unit.conftest_registry import make_app, make_settings
+from tests.unit.conftest_registry import ON_BOTH_ENGINES, make_app, make_settings
 from tests.unit.demo import DEMO_USERS, user
 
 ADMIN, ALICE, BOB = DEMO_USERS["admin"], DEMO_USERS["alice"], DEMO_USERS["bob"]
@@ -46,6 +46,7 @@ def audit_count() -> int:
 # --- seeding ------------------------------------------------------------------------------
 
 
+@ON_BOTH_ENGINES
 def test_seeds_the_contract_apps(ctx: Flask) -> None:
     apps = {r.slug: r for r in registry.list_apps()}
     assert set(apps) == {"sales", "hello", "public", "finance"}
@@ -59,9 +60,10 @@ def test_seeds_the_contract_apps(ctx: Flask) -> None:
     assert [e["action"] for e in audit.recent()] == ["app.seed"] * 4
 
 
-def test_seeding_is_idempotent(tmp_path: Path) -> None:
-    make_app(tmp_path)
-    app = make_app(tmp_path)  # a restart: upgrade and seed again
+@ON_BOTH_ENGINES
+def test_seeding_is_idempotent(tmp_path: Path, database_url: str) -> None:
+    make_app(tmp_path, database_url=database_url)
+    app = make_app(tmp_path, database_url=database_url)  # a restart: upgrade and seed again
     with app.app_context():
         assert len(registry.list_apps()) == 4
         assert db.session.execute(select(func.count()).select_from(App)).scalar_one() == 4
@@ -69,25 +71,28 @@ def test_seeding_is_idempotent(tmp_path: Path) -> None:
         assert registry.seed_default_apps() == []
 
 
-def test_seeding_keeps_edits(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
+@ON_BOTH_ENGINES
+def test_seeding_keeps_edits(tmp_path: Path, database_url: str) -> None:
+    app = make_app(tmp_path, database_url=database_url)
     with app.app_context():
         registry.update_app("sales", {"title": "Sales (edited)"}, actor=ALICE)
-    with make_app(tmp_path).app_context():
+    with make_app(tmp_path, database_url=database_url).app_context():
         assert registry.get_app("sales").title == "Sales (edited)"
 
 
-def test_the_app_factory_leaves_the_database_alone(tmp_path: Path) -> None:
+@ON_BOTH_ENGINES
+def test_the_app_factory_leaves_the_database_alone(tmp_path: Path, database_url: str) -> None:
     """A gunicorn worker builds the app and never migrates: that is ``flask db upgrade``.
 
     (Flask-Session creates its own table, which no migration manages.)"""
-    app = create_app(make_settings(tmp_path))
+    app = create_app(make_settings(tmp_path, database_url=database_url))
     with app.app_context():
         assert set(inspect(db.engine).get_table_names()) <= UNMANAGED_TABLES
 
 
-def test_flask_db_upgrade_brings_the_schema_to_head(tmp_path: Path) -> None:
-    app = create_app(make_settings(tmp_path, seed_apps=False))
+@ON_BOTH_ENGINES
+def test_flask_db_upgrade_brings_the_schema_to_head(tmp_path: Path, database_url: str) -> None:
+    app = create_app(make_settings(tmp_path, seed_apps=False, database_url=database_url))
     done = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert done.exit_code == 0, done.output
     with app.app_context():
@@ -97,8 +102,9 @@ def test_flask_db_upgrade_brings_the_schema_to_head(tmp_path: Path) -> None:
         assert head == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def test_no_seeding_when_disabled(tmp_path: Path) -> None:
-    with make_app(tmp_path, seed=False).app_context():
+@ON_BOTH_ENGINES
+def test_no_seeding_when_disabled(tmp_path: Path, database_url: str) -> None:
+    with make_app(tmp_path, seed=False, database_url=database_url).app_context():
         assert registry.list_apps() == []
         assert registry.get_app("sales") is None
 
@@ -106,6 +112,7 @@ def test_no_seeding_when_disabled(tmp_path: Path) -> None:
 # --- reading ------------------------------------------------------------------------------
 
 
+@ON_BOTH_ENGINES
 @pytest.mark.parametrize(
     ("who", "slugs"),
     [
@@ -124,12 +131,14 @@ def test_apps_visible_to(ctx: Flask, who: str | None, slugs: list[str]) -> None:
     assert sorted(r.slug for r in found) == slugs
 
 
+@ON_BOTH_ENGINES
 def test_hidden_apps_leave_the_portal_but_stay_open(ctx: Flask) -> None:
     registry.update_app("hello", {"visible_in_portal": False}, actor=ADMIN)
     assert "hello" not in [r.slug for r in registry.apps_visible_to(BOB)]
     assert registry.get_app("hello") is not None
 
 
+@ON_BOTH_ENGINES
 def test_apps_managed_by(ctx: Flask) -> None:
     assert [r.slug for r in registry.apps_managed_by(ALICE)] == ["sales"]
     assert [r.slug for r in registry.apps_managed_by(BOB)] == []
@@ -141,6 +150,7 @@ def test_apps_managed_by(ctx: Flask) -> None:
     assert registry.apps_managed_by(alice_unseated) == []
 
 
+@ON_BOTH_ENGINES
 def test_ownerless_apps(ctx: Flask) -> None:
     assert [r.slug for r in registry.ownerless_apps({"admin", "Alice"})] == ["finance"]
     assert registry.ownerless_apps({"admin", "alice", "erin"}) == []
@@ -161,6 +171,7 @@ def test_cache_sees_writes_of_other_processes(tmp_path: Path) -> None:
         assert "sales" in [r.slug for r in registry.apps_visible_to(DEMO_USERS["dave"])]
 
 
+@ON_BOTH_ENGINES
 def test_unknown_slug_is_none_until_registered(ctx: Flask) -> None:
     assert registry.get_app("reports") is None
     registry.initialize_app("reports", owner=DEMO_USERS["gina"])
@@ -173,6 +184,7 @@ def test_unknown_slug_is_none_until_registered(ctx: Flask) -> None:
 UPLOADED = "/thumbnails/" + "ab" * 32 + ".png"  # an uploaded image's path
 
 
+@ON_BOTH_ENGINES
 def test_update_normalises(ctx: Flask) -> None:
     record = registry.update_app(
         "sales",
@@ -198,6 +210,7 @@ def test_update_normalises(ctx: Flask) -> None:
     assert registry.get_app("sales") == record
 
 
+@ON_BOTH_ENGINES
 def test_update_replaces_only_the_given_list(ctx: Flask) -> None:
     registry.update_app("sales", {"viewers": {"users": ["bob"]}}, actor=ALICE)
     record = registry.get_app("sales")
@@ -307,6 +320,7 @@ def test_text_with_control_bidi_or_invisible_characters_is_refused(
     assert registry.get_app("sales") == before
 
 
+@ON_BOTH_ENGINES
 def test_text_may_hold_accents_scripts_emoji_and_description_line_breaks(ctx: Flask) -> None:
     record = registry.update_app(
         "sales",
@@ -320,6 +334,7 @@ def test_text_may_hold_accents_scripts_emoji_and_description_line_breaks(ctx: Fl
     assert record.title.endswith("📈") and "\n" in record.description
 
 
+@ON_BOTH_ENGINES
 def test_failed_write_changes_nothing(ctx: Flask) -> None:
     before, version, events = registry.get_app("sales"), registry.registry_version(), audit_count()
     with pytest.raises(RegistryError) as refused:
@@ -332,6 +347,7 @@ def test_failed_write_changes_nothing(ctx: Flask) -> None:
     assert audit_count() == events
 
 
+@ON_BOTH_ENGINES
 def test_failing_audit_rolls_the_change_back(ctx: Flask, monkeypatch) -> None:
     before, events = registry.get_app("sales"), audit_count()
 
@@ -346,6 +362,7 @@ def test_failing_audit_rolls_the_change_back(ctx: Flask, monkeypatch) -> None:
     assert audit_count() == events
 
 
+@ON_BOTH_ENGINES
 def test_update_writes_audit_with_before_and_after(ctx: Flask) -> None:
     registry.update_app(
         "sales", {"title": "Sales 2", "access": "restricted", "tags": ["sales"]}, actor=ALICE
@@ -357,6 +374,7 @@ def test_update_writes_audit_with_before_and_after(ctx: Flask) -> None:
     assert event["after"] == {"title": "Sales 2", "tags": ["sales"]}
 
 
+@ON_BOTH_ENGINES
 def test_no_op_update_writes_nothing(ctx: Flask) -> None:
     version, events = registry.registry_version(), audit_count()
     registry.update_app("sales", {"title": "Sales", "access": "restricted"}, actor=ALICE)
@@ -380,6 +398,7 @@ def test_update_needs_owner_co_owner_or_admin(ctx: Flask, who, changes) -> None:
     assert registry.get_app("sales").title == "Sales"
 
 
+@ON_BOTH_ENGINES
 def test_co_owners_and_admins_may_update(ctx: Flask) -> None:
     registry.update_app("sales", {"co_owners": {"users": ["gina"]}}, actor=ALICE)
     assert registry.update_app("sales", {"title": "By Gina"}, actor=DEMO_USERS["gina"]).title
@@ -399,6 +418,7 @@ def test_transfer_needs_a_licensed_new_owner(ctx: Flask) -> None:
     assert registry.get_app("sales").owner == "alice"
 
 
+@ON_BOTH_ENGINES
 def test_transfer(ctx: Flask) -> None:
     registry.update_app("sales", {"co_owners": {"users": ["erin", "gina"]}}, actor=ALICE)
     record = registry.transfer_owner("sales", "Erin", actor=ADMIN, holds_seat=lambda _name: True)
@@ -428,6 +448,7 @@ def test_transfer_refusals(ctx: Flask, slug, owner, actor, kind) -> None:
     assert asked == []  # refused before asking Keycloak about the new owner's seat
 
 
+@ON_BOTH_ENGINES
 def test_initialize_app(ctx: Flask) -> None:
     gina = DEMO_USERS["gina"]
     record = registry.initialize_app("reports", owner=gina, tags=["kpi"])
@@ -452,6 +473,7 @@ def test_initialize_app(ctx: Flask) -> None:
 # --- policy -------------------------------------------------------------------------------
 
 
+@ON_BOTH_ENGINES
 def test_policy_forbids_unauthenticated(ctx: Flask) -> None:
     assert registry.get_policy().allowed_access_levels == set(AccessLevel)
     policy = registry.set_policy(allowed_access_levels=["authenticated", "restricted"], actor=ADMIN)
@@ -488,6 +510,7 @@ def test_policy_refusals(ctx: Flask, levels, actor, kind) -> None:
 # --- audit --------------------------------------------------------------------------------
 
 
+@ON_BOTH_ENGINES
 def test_audit_record_commits_on_its_own(ctx: Flask) -> None:
     audit.record("admin", "app.view_as", "bob", detail={"app": "sales"})
     db.session.rollback()  # nothing pending: the event was committed
@@ -495,6 +518,7 @@ def test_audit_record_commits_on_its_own(ctx: Flask) -> None:
     assert (event["actor"], event["detail"]) == ("admin", {"app": "sales"})
 
 
+@ON_BOTH_ENGINES
 def test_audit_record_joins_a_unit_of_work(ctx: Flask) -> None:
     events = audit_count()
     with pytest.raises(ZeroDivisionError), unit_of_work():
@@ -505,6 +529,7 @@ def test_audit_record_joins_a_unit_of_work(ctx: Flask) -> None:
     assert not in_unit_of_work()
 
 
+@ON_BOTH_ENGINES
 def test_audit_recent_limits(ctx: Flask) -> None:
     for i in range(5):
         audit.record("admin", "x.test", f"t{i}")
@@ -516,6 +541,7 @@ def test_audit_recent_limits(ctx: Flask) -> None:
 # --- analytics ----------------------------------------------------------------------------
 
 
+@ON_BOTH_ENGINES
 def test_views_per_day(ctx: Flask) -> None:
     for name in ["bob", "Bob", "carol", None]:
         registry.record_view("sales", name)
@@ -556,12 +582,14 @@ def _schema_diff(tables: set[str] | None = None) -> list:
         return compare_metadata(context, db.metadata)
 
 
+@ON_BOTH_ENGINES
 def test_migration_matches_the_models(ctx: Flask) -> None:
     assert _schema_diff(REGISTRY_TABLES) == []
     tables = set(inspect(db.engine).get_table_names())
     assert REGISTRY_TABLES | {"alembic_version"} <= tables
 
 
+@ON_BOTH_ENGINES
 def test_flask_session_table_is_left_alone(ctx: Flask) -> None:
     """Flask-Session creates ``sessions`` itself: autogenerate must neither add nor drop it."""
     with db.engine.begin() as connection:
@@ -569,6 +597,7 @@ def test_flask_session_table_is_left_alone(ctx: Flask) -> None:
     assert "sessions" not in repr(_schema_diff())
 
 
+@ON_BOTH_ENGINES
 def test_downgrade_and_upgrade_again(ctx: Flask) -> None:
     db.session.remove()
     registry.downgrade_database("base")

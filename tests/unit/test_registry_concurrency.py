@@ -1,9 +1,10 @@
 """Concurrent writes to one app: each audit event's "before" is the state it replaced.
 
 Writers are threads, each with its own database connection, on a file SQLite database
-(where ``SELECT ... FOR UPDATE`` does nothing): two portals on one data directory stand
-for two gunicorn workers, their threads for gunicorn's threads. Every write must see the
-state the previous one left, so the audit trail is one unbroken chain.
+(where ``SELECT ... FOR UPDATE`` does nothing) and on PostgreSQL (where it locks the
+row): two portals on one database stand for two gunicorn workers, their threads for
+gunicorn's threads. Every write must see the state the previous one left, so the audit
+trail is one unbroken chain.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from portal import audit
 from portal.extensions import db
 from portal.registry.models import AuditEvent
 from portal.registry.policy import set_policy
-from tests.unit.conftest_registry import make_app
+from tests.unit.conftest_registry import ON_BOTH_ENGINES, make_app
 from tests.unit.demo import DEMO_USERS
 
 WRITERS = 20
@@ -60,8 +61,14 @@ def _assert_one_chain(events: list[AuditEvent], first_before: dict) -> None:
     assert not stale, f"{len(stale)} of {len(events)} events name a stale 'before': {stale[:3]}"
 
 
-def test_concurrent_patches_of_one_app_write_an_unbroken_audit_trail(tmp_path: Path) -> None:
-    workers = [make_app(tmp_path), make_app(tmp_path, seed=False)]
+@ON_BOTH_ENGINES
+def test_concurrent_patches_of_one_app_write_an_unbroken_audit_trail(
+    tmp_path: Path, database_url: str
+) -> None:
+    workers = [
+        make_app(tmp_path, database_url=database_url),
+        make_app(tmp_path, seed=False, database_url=database_url),
+    ]
     with workers[0].app_context():
         original = audit.recent(1, target="app:sales")[0]["after"]
     statuses: list[int] = []
@@ -85,8 +92,11 @@ def test_concurrent_patches_of_one_app_write_an_unbroken_audit_trail(tmp_path: P
     assert last == events[-1].after  # the app is in the state the last event says
 
 
-def test_concurrent_policy_changes_write_an_unbroken_audit_trail(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
+@ON_BOTH_ENGINES
+def test_concurrent_policy_changes_write_an_unbroken_audit_trail(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(tmp_path, database_url=database_url)
     levels = [["restricted"], ["restricted", "authenticated"]]
 
     def change(number: int) -> None:

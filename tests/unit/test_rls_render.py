@@ -6,6 +6,7 @@ import sqlite3
 
 import duckdb
 import pandas as pd
+import psycopg
 import pytest
 from dash_appkit.identity import User
 from dash_appkit.rls import (
@@ -74,12 +75,16 @@ def _everyone() -> list[User]:
     ]
 
 
-def test_duckdb_and_sqlite_return_the_pandas_rows(frame):
-    plain = frame.assign(
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(
         region=frame["region"].astype(str),
         salesman=frame["salesman"].astype(str),
         product=frame["product"].astype(str),
     )
+
+
+def test_duckdb_and_sqlite_return_the_pandas_rows(frame):
+    plain = _plain(frame)
     duck = duckdb.connect()
     duck.register("t", plain)
     lite = sqlite3.connect(":memory:")
@@ -93,6 +98,22 @@ def test_duckdb_and_sqlite_return_the_pandas_rows(frame):
         named = POLICY.where(allowed, "named")
         sql = f"SELECT id FROM t WHERE {named.sql}"  # noqa: S608 - the policy's own SQL
         assert {r[0] for r in lite.execute(sql, named.params)} == want, person.username
+
+
+def test_postgresql_returns_the_pandas_rows(frame, postgres_url):
+    plain = _plain(frame)
+    with psycopg.connect(postgres_url.replace("postgresql+psycopg://", "postgresql://")) as pg:
+        pg.execute("CREATE TABLE t (id integer, salesman text, region text, product text)")
+        with pg.cursor().copy("COPY t (id, salesman, region, product) FROM STDIN") as copy:
+            for row in plain[["id", "salesman", "region", "product"]].itertuples(index=False):
+                copy.write_row([int(row.id), row.salesman, row.region, row.product])
+        for person in _everyone():
+            allowed = POLICY.evaluate(person)
+            for paramstyle in ("format", "pyformat"):  # the styles psycopg takes
+                where = POLICY.where(allowed, paramstyle)
+                sql = f"SELECT id FROM t WHERE {where.sql}"  # noqa: S608 - the policy's own SQL
+                found = {r[0] for r in pg.execute(sql, where.params).fetchall()}
+                assert found == ids(frame, allowed), (person.username, paramstyle)
 
 
 MIXED = AllowedRows(

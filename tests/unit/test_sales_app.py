@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import dash
+import psycopg
 import pytest
 from dash_appkit import platform
 
 from app.sales.salesapp import SalesConfig, create_app
+from app.sales.salesapp.data import COLUMNS
 from portal.callback_body import callback_body
 from tests.unit.demo import CONTRACT_USERS, DEMO_USERS
 from tests.unit.identity_headers import identity_headers
@@ -362,9 +364,28 @@ def test_export_view_as_for_admin_is_audited(served, frame, audit_events):
 # ---------------------------------------------------------------- configuration
 
 
-def test_the_sql_backend_agrees_and_the_prefix_comes_from_the_environment(data_dir, frame):
+def _sales_table(database_url: str, frame) -> str:
+    """The frame as PostgreSQL table ``sales``; the libpq URL SALES_DATABASE_URL takes."""
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    types = ("date", "text", "text", "text", "text", "integer", "double precision")
+    with psycopg.connect(url) as connection:
+        columns = ", ".join(f'"{c}" {t}' for c, t in zip(COLUMNS, types, strict=True))
+        connection.execute(f"CREATE TABLE sales ({columns})")
+        with connection.cursor().copy(f"COPY sales ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in frame[list(COLUMNS)].astype(str).itertuples(index=False):
+                copy.write_row(row)
+    return url
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_the_sql_backend_agrees_and_the_prefix_comes_from_the_environment(
+    data_dir, frame, backend, request
+):
     memory_app = build(data_dir)
-    sql_app = build(data_dir, "/apps/sales-sql/", SALES_BACKEND="duckdb")
+    env = {"SALES_BACKEND": backend}
+    if backend == "postgres":
+        env["SALES_DATABASE_URL"] = _sales_table(request.getfixturevalue("postgres_url"), frame)
+    sql_app = build(data_dir, "/apps/sales-sql/", **env)
     assert sql_app.server is not memory_app.server  # one process per app, one server per app
     by_memory = Caller(memory_app).table("frank", salesman=["frank", "bob"])
     by_sql = Caller(sql_app, "/apps/sales-sql/").table("frank", salesman=["frank", "bob"])
@@ -383,6 +404,13 @@ def test_the_sql_backend_agrees_and_the_prefix_comes_from_the_environment(data_d
     assert sorted(a.data.splitlines()) == sorted(b.data.splitlines())
     assert len(a.data.splitlines()) - 1 == rows_of(frame, salesman="frank")
     assert sql_app.server.test_client().get("/apps/sales/export.csv").status_code == 404
+    # The dashboard's figures (sums, series per region, top customers) are the same too.
+    by_memory = Caller(memory_app).dashboard("alice", date_from="2024-03-01")
+    by_sql = Caller(sql_app, "/apps/sales-sql/").dashboard("alice", date_from="2024-03-01")
+    assert by_sql.status_code == by_memory.status_code == 200
+    sql_figures, memory_figures = by_sql.get_json()["response"], by_memory.get_json()["response"]
+    assert sql_figures.pop("export-link") != memory_figures.pop("export-link")  # its own prefix
+    assert sql_figures == memory_figures
 
 
 def test_a_local_run_serves_everything_at_the_root(data_dir, frame):

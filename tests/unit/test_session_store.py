@@ -17,6 +17,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+import redis
 from flask import Flask, Response, session
 from sqlalchemy import event, text
 
@@ -200,8 +201,10 @@ def test_without_the_host_cache_every_request_reads_the_store(tmp_path: Path) ->
     ("env", "database_url", "expected"),
     [
         ("", "", True),  # SQLite in the data directory: one host by construction
-        ("auto", "postgresql://portal@db/portal", False),  # several hosts may share it
-        ("1", "postgresql://portal@db/portal", True),  # the operator vouches for one host
+        ("auto", "postgresql://portal@db/portal", True),  # its NOTIFY tells every host
+        ("0", "postgresql://portal@db/portal", False),
+        ("auto", "mysql://portal@db/portal", False),  # several hosts may share it
+        ("1", "mysql://portal@db/portal", True),  # the operator vouches for one host
         ("0", "", False),
     ],
 )
@@ -233,6 +236,23 @@ def test_redis_backend_is_flask_sessions_redis_store(tmp_path: Path) -> None:
     assert isinstance(interface, RedisSessionInterface)
     assert interface.use_signer and interface.key_prefix == "session:"
     assert app.config["SESSION_COOKIE_NAME"] == SESSION_COOKIE_NAME
+
+
+def test_sessions_on_redis_are_shared_and_a_sign_out_holds_everywhere(
+    tmp_path: Path, redis_url: str
+) -> None:
+    first, second = (
+        make_app(tmp_path, session_backend="redis", redis_url=redis_url) for _ in range(2)
+    )
+    cookie = sign_in(first, BOB)
+    assert whoami(second, cookie) == whoami(first, cookie)
+    assert whoami(second, cookie)[0] == 200 and "bob" in whoami(second, cookie)[1]
+    with first.test_request_context("/auth/backchannel-logout"):
+        assert end_sessions(keycloak_sid="kc-session") == 1
+    assert whoami(second, cookie)[0] == 401  # no cache in front of Redis: at once
+    assert whoami(first, cookie)[0] == 401
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.keys("session:*") == []
 
 
 def test_an_unknown_session_backend_is_named(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def test_variables_are_read_by_the_type_of_their_setting(tmp_path: Path) -> None
     assert settings.secure_cookies is True
     assert settings.service_account_clients == ("ci-one", "ci-two")
     assert settings.apps_dir == (tmp_path / "elsewhere").resolve()
-    assert settings.host_cache is False  # auto, with a server database
+    assert settings.host_cache is True  # auto, with PostgreSQL (its NOTIFY tells every process)
     assert settings.keycloak_url == "http://127.0.0.1:8080"
 
 

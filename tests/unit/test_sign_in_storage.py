@@ -28,7 +28,7 @@ from portal.auth.session_store import SESSION_COOKIE_NAME
 from portal.extensions import db
 from portal.generation import Generation
 from portal.services import services
-from tests.unit.conftest_registry import make_app
+from tests.unit.conftest_registry import ON_BOTH_ENGINES, make_app
 from tests.unit.demo import DEMO_USERS
 from tests.unit.portal_client import sign_in, whoami
 
@@ -111,8 +111,11 @@ def test_anonymous_login_stores_nothing_and_leaves_every_cache_valid(tmp_path: P
     assert counter.current() == before  # no worker's session cache was emptied
 
 
-def test_callback_finishes_the_sign_in_the_cookie_started_once(tmp_path: Path) -> None:
-    app, provider = portal(tmp_path)
+@ON_BOTH_ENGINES
+def test_callback_finishes_the_sign_in_the_cookie_started_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    app, provider = portal(tmp_path, database_url=database_url)
     client = app.test_client()
     state = start_sign_in(client)
     answer = client.get(f"/auth/callback?state={state}&code=good-code")
@@ -192,10 +195,16 @@ def _login_count(app: Flask) -> int:
         return db.session.scalar(select(func.count()).select_from(LoginRecord))
 
 
+@ON_BOTH_ENGINES
 def test_expired_sessions_and_their_sign_in_records_are_purged_on_a_schedule(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    app = make_app(tmp_path, session_lifetime_seconds=1, purge_interval_seconds=0.3)
+    app = make_app(
+        tmp_path,
+        session_lifetime_seconds=1,
+        purge_interval_seconds=0.3,
+        database_url=database_url,
+    )
     sign_in(app, BOB, sid="old")
     time.sleep(1.2)
     sign_in(app, BOB, sid="new")  # no longer purges: sign-in stays cheap
@@ -210,10 +219,11 @@ def test_expired_sessions_and_their_sign_in_records_are_purged_on_a_schedule(
         assert db.session.scalars(select(LoginRecord.keycloak_sid)).all() == ["new"]
 
 
+@ON_BOTH_ENGINES
 def test_a_sign_in_record_is_kept_while_its_session_lives_and_never_past_the_retention(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    app = make_app(tmp_path, purge_interval_seconds=0)
+    app = make_app(tmp_path, purge_interval_seconds=0, database_url=database_url)
     sign_in(app, BOB, sid="live")
     _age_logins(app, LOGIN_GRACE + timedelta(hours=1))
     with app.app_context():
@@ -224,10 +234,11 @@ def test_a_sign_in_record_is_kept_while_its_session_lives_and_never_past_the_ret
     assert _login_count(app) == 0
 
 
+@ON_BOTH_ENGINES
 def test_a_new_sign_in_record_survives_a_purge_before_its_session_row_is_written(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    app = make_app(tmp_path, purge_interval_seconds=0)
+    app = make_app(tmp_path, purge_interval_seconds=0, database_url=database_url)
     with app.app_context():
         db.session.add(LoginRecord(session_id="not-yet-saved", sub="s", username="bob"))
         db.session.commit()
