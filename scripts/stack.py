@@ -32,6 +32,7 @@ from portal.hosting.local import (
     LocalPlatform,
     PlatformStartError,
 )
+from portal.hosting.localdb import PostgresServer, RedisServer, ServerError
 from portal.hosting.programs import Program, carried_env
 from portal.hosting.supervisor import Supervisor, SupervisorError
 
@@ -39,6 +40,11 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 PORTAL_URL = "http://127.0.0.1:8050"
 KEYCLOAK_URL = "http://127.0.0.1:8080"
+
+#: `make up DB=postgres`: PostgreSQL and Redis beside any system ones (5432, 6379).
+POSTGRES_DIR, POSTGRES_PORT = VAR / "postgres", 5433
+REDIS_DIR, REDIS_PORT = VAR / "redis", 6380
+PLATFORM_DATABASE = "platform"
 
 #: Keycloak's supervisord program under `make up`.
 KEYCLOAK = "platform-keycloak"
@@ -66,15 +72,45 @@ def _platform(replicas: int = 1, env: dict[str, str] | None = None) -> LocalPlat
     return LocalPlatform(data_dir=VAR, listen="127.0.0.1:8050", replicas=replicas, env=env or {})
 
 
-def database_env(db: str) -> dict[str, str]:
-    """The portal's settings for ``db``: none for SQLite (its file in var/); for postgres,
-    DATABASE_URL, PORTAL_SESSION_BACKEND=redis and REDIS_URL of the local PostgreSQL and
-    Redis servers, started from the system's packages."""
-    if db == "sqlite":
-        return {}
-    # Hook for the local PostgreSQL and Redis processes (issue 14, i14-servers): start
-    # them under the platform's supervisord and return their URLs here.
-    sys.exit("DB=postgres: the local PostgreSQL and Redis servers are not wired in yet")
+def local_servers() -> tuple[PostgresServer, RedisServer]:
+    """`make up DB=postgres`'s PostgreSQL and Redis (the system's packages), data in var/."""
+    return PostgresServer(POSTGRES_DIR, POSTGRES_PORT), RedisServer(REDIS_DIR, REDIS_PORT)
+
+
+def start_servers() -> tuple[PostgresServer, RedisServer]:
+    """Start PostgreSQL and Redis unless they answer already (`make up` twice)."""
+    servers = local_servers()
+    for server in servers:
+        try:
+            ready = server.is_ready()
+        except OSError:  # Redis's password is written at its first start
+            ready = False
+        if not ready:
+            server.start()
+            print(f"{type(server).__name__}: 127.0.0.1:{server.port}, log: {server.log}")
+    return servers
+
+
+def database_env(postgres: PostgresServer, redis: RedisServer) -> dict[str, str]:
+    """The portal's settings for PostgreSQL (its database created when missing) and Redis."""
+    return {
+        "DATABASE_URL": postgres.create_database(PLATFORM_DATABASE),
+        "PORTAL_SESSION_BACKEND": "redis",
+        "REDIS_URL": redis.url(),
+    }
+
+
+def stop_servers() -> None:
+    """Stop the PostgreSQL and Redis of an earlier `make up DB=postgres`, if any."""
+    if not (POSTGRES_DIR.exists() or REDIS_DIR.exists()):
+        return
+    try:
+        for server in local_servers():
+            server.stop()
+    except ServerError as error:
+        print(f"servers: {error}")
+        return
+    print("PostgreSQL and Redis: stopped")
 
 
 def up(replicas: int | None = None, db: str = "sqlite") -> None:
@@ -87,10 +123,15 @@ def up(replicas: int | None = None, db: str = "sqlite") -> None:
     else:
         print("mode: local processes (no Docker engine answered): Keycloak on the local Java")
         supervisor = _platform().supervisor
+        env: dict[str, str] = {}
+        try:
+            if db == "postgres":
+                env = database_env(*start_servers())
+        except ServerError as error:
+            sys.exit(f"servers: {error}")
         try:
             supervisor.start()
-            env = database_env(db)
-            # Keycloak's own database and nodes follow ``db`` too (i14-kcluster, kcctl).
+            # Keycloak's own database and its two nodes with DB=postgres: i14-kcluster.
             start_keycloak(supervisor)
         except (kcctl.KeycloakError, SupervisorError) as error:
             sys.exit(f"keycloak: {error}")
@@ -166,6 +207,7 @@ def down() -> None:
     _platform().stop()  # supervisord: Keycloak, the portal, the front door, the apps
     print("Keycloak, portal, front door and apps: stopped")
     kcctl.stop(KEYCLOAK_DIR)  # a Keycloak started before it was supervised
+    stop_servers()  # last: the portal and Keycloak used them
 
 
 def logs(platform: LocalPlatform | None = None) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from portal.hosting.local import PORTAL, LocalPlatform
+from portal.hosting.localdb import PostgresServer, RedisServer
 from scripts import stack
 from tests.unit.conftest_registry import make_app
 
@@ -93,3 +94,18 @@ def test_make_up_replicas_is_a_count_or_empty() -> None:
     for bad in ("0", "-1", "two"):
         with pytest.raises(argparse.ArgumentTypeError):
             stack.replicas_arg(bad)
+
+
+def test_make_up_db_postgres_gives_the_portal_both_servers(
+    postgres_server: PostgresServer, redis_server: RedisServer
+) -> None:
+    env = stack.database_env(postgres_server, redis_server)
+    try:
+        assert env == {
+            "DATABASE_URL": postgres_server.url(stack.PLATFORM_DATABASE),
+            "PORTAL_SESSION_BACKEND": "redis",
+            "REDIS_URL": redis_server.url(),
+        }
+        assert stack.database_env(postgres_server, redis_server) == env  # `make up` twice
+    finally:
+        postgres_server.drop_database(stack.PLATFORM_DATABASE)
