@@ -1,9 +1,11 @@
 """Two portal processes behind the front door share sessions and the registry.
 
-The session's platform is started again with ``replicas=2``, as `make up REPLICAS=2` does
-on a running `make up`: its first portal process keeps running, a second one
-(platform-portal-2, on its own socket) joins, and nginx's upstream lists both. At the end
-it goes back to one. Each test addresses a replica directly through its unix socket
+On SQLite, the session's platform is started again with ``replicas=2``, as `make up
+REPLICAS=2` does on a running `make up`: its first portal process keeps running, a second
+one (platform-portal-2, on its own socket) joins, and nginx's upstream lists both. At the
+end it goes back to one. On PostgreSQL and Redis (what `make up REPLICAS=2 DB=postgres`
+runs), a platform of its own starts with two replicas, on the session's Keycloak, without
+the demo apps. Each test addresses a replica directly through its unix socket
 (tests/replica_client.py) to say which process did what; the load test goes through the
 front door. Every "within 2 s" is measured and printed.
 """
@@ -13,20 +15,24 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from portal.hosting.local import LocalPlatform, PortalReplica
+from portal.hosting.localdb import PostgresServer, RedisServer
 from portal.hosting.runner import http_status_line
-from tests.live_stack import Stack
-from tests.oidc_flow import login
+from tests.live_stack import free_port
+from tests.oidc_flow import admin_api, login
 from tests.replica_client import ReplicaClient, sign_in
 
 pytestmark = pytest.mark.integration
@@ -37,14 +43,54 @@ WITHIN = 2.0
 CLIENTS = 6
 
 
-@pytest.fixture(scope="module")
-def replicated(stack: Stack, local_platform: LocalPlatform) -> Iterator[LocalPlatform]:
-    two = dataclasses.replace(local_platform, replicas=2)
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def replicated(request: pytest.FixtureRequest) -> Iterator[LocalPlatform]:
+    if request.param == "postgres":
+        yield request.getfixturevalue("platform_on_servers")
+        return
+    request.getfixturevalue("stack")
+    session_platform: LocalPlatform = request.getfixturevalue("local_platform")
+    two = dataclasses.replace(session_platform, replicas=2)
     two.start(timeout=600)
     try:
         yield two
     finally:
-        local_platform.start(timeout=600)  # back to one portal process
+        session_platform.start(timeout=600)  # back to one portal process
+
+
+@pytest.fixture(scope="module")
+def platform_on_servers(
+    keycloak_instance: tuple, postgres_server: PostgresServer, redis_server: RedisServer
+) -> Iterator[LocalPlatform]:
+    """Two replicas on PostgreSQL (the platform database) and Redis (sessions)."""
+    instance, _ = keycloak_instance
+    data_dir = Path(tempfile.mkdtemp(prefix="platform-replicas-"))
+    platform = LocalPlatform(
+        data_dir=data_dir,
+        listen=f"127.0.0.1:{free_port()}",
+        replicas=2,
+        env={
+            "KEYCLOAK_URL": instance.base_url,
+            "DATABASE_URL": postgres_server.create_database("replicas"),
+            "PORTAL_SESSION_BACKEND": "redis",
+            "REDIS_URL": redis_server.url(1),  # apart from the tests' flushed database 0
+            "PORTAL_SEED_APPS": "0",
+        },
+    )
+    # The realm lets the code flow come back to this platform's address too.
+    api = admin_api(instance.base_url)
+    dash = api.get(f"{api.base_url}/clients", params={"clientId": "dash"}, timeout=30).json()[0]
+    callback = f"{platform.url}/auth/callback"
+    with_ours = {**dash, "redirectUris": [*dash["redirectUris"], callback]}
+    assert api.put(f"{api.base_url}/clients/{dash['id']}", json=with_ours, timeout=30).ok
+    try:
+        platform.start(timeout=600)
+        yield platform
+    finally:
+        platform.stop()
+        api.put(f"{api.base_url}/clients/{dash['id']}", json=dash, timeout=30)
+        postgres_server.drop_database("replicas")
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def client(platform: LocalPlatform, replica: int, cookies: dict | None = None) -> ReplicaClient:
@@ -149,13 +195,17 @@ def test_access_change_on_one_replica_applies_on_the_other_within_2_s(
 
 
 def test_killing_a_replica_under_load_loses_no_request_beyond_those_in_flight(
-    stack: Stack, replicated: LocalPlatform
+    replicated: LocalPlatform,
 ) -> None:
-    session = login(stack.portal_url, "bob")
-    # The portal, an app (through the auth_request), and /healthz: which replica answered.
-    paths = ["/api/me", "/apps/hello/_dash-layout", "/healthz"]
+    base = replicated.url
+    session = login(base, "bob")
+    # The portal, /healthz (which replica answered), and an app through the auth_request
+    # (the demo apps run on the SQLite platform).
+    paths = ["/api/me", "/healthz"]
+    if replicated.env.get("PORTAL_SEED_APPS") != "0":
+        paths.append("/apps/hello/_dash-layout")
     for path in paths:
-        assert session.get(f"{stack.portal_url}{path}", timeout=30).status_code == 200, path
+        assert session.get(f"{base}{path}", timeout=30).status_code == 200, path
     outcomes: list[tuple[float, str]] = []
     answered_by: list[tuple[float, str]] = []
     stop = threading.Event()
@@ -166,7 +216,7 @@ def test_killing_a_replica_under_load_loses_no_request_beyond_those_in_flight(
         path = paths[number % len(paths)]
         while not stop.is_set():
             try:
-                answer = browser.get(f"{stack.portal_url}{path}", timeout=30)
+                answer = browser.get(f"{base}{path}", timeout=30)
                 status = str(answer.status_code)
                 if path == "/healthz" and answer.ok:
                     answered_by.append((time.monotonic(), answer.json()["replica"]))
