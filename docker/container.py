@@ -24,8 +24,11 @@ the container paths below. Commands:
     python docker/container.py apps                 # the apps container's command
     python docker/container.py portal               # a portal replica's command
     python docker/container.py healthcheck [--apps] # exit 0 when the portal (the apps) is up
-    python docker/container.py nginx-conf           # rewrite docker/frontdoor/nginx.conf
-    python docker/container.py nginx-conf --check   # fail when it differs from the render
+    python docker/container.py nginx-conf           # rewrite the nginx.conf files
+    python docker/container.py nginx-conf --check   # fail when one differs from the render
+
+The ``keycloak`` service, the one Keycloak URL before the two Keycloak nodes, is the same
+nginx image with docker/keycloak/nginx.conf, rendered by portal/hosting/keycloak_proxy.py.
 
 Sockets and permissions. The apps and frontdoor containers mount the named volume
 ``apps-run`` at <apps_dir>/run (the apps' sockets). nginx's workers run as user and group
@@ -50,6 +53,7 @@ from pathlib import Path
 from types import FrameType
 
 from portal.hosting.frontdoor import FrontDoor
+from portal.hosting.keycloak_proxy import KeycloakProxy
 from portal.hosting.layout import PlatformLayout
 from portal.hosting.programs import PREPARE_STEPS, portal_command
 from portal.hosting.supervisor import Supervisor
@@ -57,6 +61,9 @@ from portal.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = Path(__file__).resolve().parent / "frontdoor" / "nginx.conf"
+KEYCLOAK_PROXY_CONF = Path(__file__).resolve().parent / "keycloak" / "nginx.conf"
+#: The Keycloak nodes of docker-compose.yml, behind its service ``keycloak``.
+KEYCLOAK_NODES = ("keycloak-node-1:8080", "keycloak-node-2:8080")
 
 #: The folder nginx keeps its pid, temp files and auth cache in, in the frontdoor image.
 FRONTDOOR_ROOT = Path("/var/cache/nginx/frontdoor")
@@ -213,20 +220,46 @@ def nginx_conf_text() -> str:
     return NGINX_CONF_HEADER + frontdoor().render()
 
 
+def keycloak_proxy_conf_text() -> str:
+    """What docker/keycloak/nginx.conf must contain."""
+    header = (
+        "# docker/keycloak/nginx.conf: the one Keycloak URL of docker-compose.yml. Do not edit:\n"
+        "# `python docker/container.py nginx-conf` writes it; tests/test_compose.py checks it.\n"
+    )
+    return header + keycloak_proxy().render()
+
+
+def keycloak_proxy() -> KeycloakProxy:
+    """The one Keycloak URL as the keycloak service runs it (the image's own folders)."""
+    return KeycloakProxy(
+        root=Path("/var/cache/nginx"),
+        listen="8080",
+        nodes=KEYCLOAK_NODES,
+        worker_user=FRONTDOOR_USER,
+        master_as_root=True,
+    )
+
+
 def nginx_conf(check: bool) -> int:
-    text = nginx_conf_text()
+    rendered = {NGINX_CONF: nginx_conf_text(), KEYCLOAK_PROXY_CONF: keycloak_proxy_conf_text()}
+    stale = [path for path, text in rendered.items() if not _holds(path, text)]
     if check:
-        if NGINX_CONF.exists() and NGINX_CONF.read_text() == text:
-            return 0
-        print(
-            f"{NGINX_CONF.relative_to(ROOT)} differs from what portal/hosting/frontdoor.py "
-            "renders: run `python docker/container.py nginx-conf`",
-            file=sys.stderr,
-        )
-        return 1
-    NGINX_CONF.write_text(text)
-    print(f"wrote {NGINX_CONF.relative_to(ROOT)}")
+        for path in stale:
+            print(
+                f"{path.relative_to(ROOT)} differs from what portal/hosting/ renders: "
+                "run `python docker/container.py nginx-conf`",
+                file=sys.stderr,
+            )
+        return 1 if stale else 0
+    for path in stale:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(rendered[path])
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
+
+
+def _holds(path: Path, text: str) -> bool:
+    return path.exists() and path.read_text() == text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("portal", help="run a portal replica: gunicorn on TCP")
     health = commands.add_parser("healthcheck", help="exit 0 when the portal answers /healthz")
     health.add_argument("--apps", action="store_true", help="check the apps container instead")
-    conf = commands.add_parser("nginx-conf", help="write docker/frontdoor/nginx.conf")
+    conf = commands.add_parser("nginx-conf", help="write the nginx.conf files of docker/")
     conf.add_argument("--check", action="store_true", help="only compare, write nothing")
     args = parser.parse_args(argv)
     if args.command == "apps":

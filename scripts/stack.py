@@ -20,10 +20,12 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import kcctl
 from portal.hosting.frontdoor import FrontDoorError
+from portal.hosting.keycloak_proxy import KeycloakProxy
 from portal.hosting.local import (
     PLATFORM_LOG_BACKUPS,
     PLATFORM_LOG_MAXBYTES,
@@ -49,6 +51,11 @@ PLATFORM_DATABASE = "platform"
 #: Keycloak's supervisord program under `make up`.
 KEYCLOAK = "platform-keycloak"
 KEYCLOAK_DIR = VAR / "keycloak"
+#: `make up DB=postgres`: the nodes (platform-keycloak-1, -2 ...) and the balancer in front.
+KEYCLOAK_CLUSTER_DIR = VAR / "keycloak-cluster"
+KEYCLOAK_PROXY = "platform-keycloak-proxy"
+#: The database of Keycloak's own on the platform's PostgreSQL.
+KEYCLOAK_DATABASE = "keycloak"
 
 DEMO_USERS = """\
   user   password         roles of client dash     groups
@@ -123,16 +130,19 @@ def up(replicas: int | None = None, db: str = "sqlite") -> None:
     else:
         print("mode: local processes (no Docker engine answered): Keycloak on the local Java")
         supervisor = _platform().supervisor
-        env: dict[str, str] = {}
+        servers, env = None, {}
         try:
             if db == "postgres":
-                env = database_env(*start_servers())
+                servers = start_servers()
+                env = database_env(*servers)
         except ServerError as error:
             sys.exit(f"servers: {error}")
         try:
             supervisor.start()
-            # Keycloak's own database and its two nodes with DB=postgres: i14-kcluster.
-            start_keycloak(supervisor)
+            if servers is None:
+                start_keycloak(supervisor)
+            else:  # two nodes clustered on the same PostgreSQL, behind 8080
+                start_keycloak_cluster(supervisor, keycloak_database(servers[0]))
         except (kcctl.KeycloakError, SupervisorError) as error:
             sys.exit(f"keycloak: {error}")
         try:
@@ -146,13 +156,13 @@ def up(replicas: int | None = None, db: str = "sqlite") -> None:
     print(f"\nDemo users (dev only):\n{DEMO_USERS}\n\nStop with: make down")
 
 
-def keycloak_program(launch: kcctl.Launch) -> Program:
+def keycloak_program(launch: kcctl.Launch, name: str = KEYCLOAK) -> Program:
     """Keycloak as a supervisord program: TERM, then 60 s to finish, then KILL."""
     env, left_out = carried_env(launch.env)
     if left_out:
         print(f"keycloak: variables supervisord cannot pass on, left out: {', '.join(left_out)}")
     return Program(
-        name=KEYCLOAK,
+        name=name,
         command=launch.command,
         directory=launch.home,
         env=env,
@@ -171,20 +181,106 @@ def start_keycloak(supervisor: Supervisor, timeout: float = 300) -> None:
     if kcctl.is_running(KEYCLOAK_DIR) is not None:  # started before it was supervised
         kcctl.up_command(instance_dir=KEYCLOAK_DIR, timeout=timeout)
         return
-    if supervisor.state(KEYCLOAK).statename in ("STARTING", "RUNNING"):
-        instance = kcctl.Instance.load(KEYCLOAK_DIR)
-        pid = _running_pid(supervisor, KEYCLOAK, instance.log_file)
-        instance = dataclasses.replace(instance, pid=pid)
-    else:
-        launch = kcctl.prepare(instance_dir=KEYCLOAK_DIR)
-        KEYCLOAK_DIR.chmod(0o700)  # its database: no app may read it
-        offset = launch.instance(0).log_offset  # this run's lines follow the earlier ones
-        supervisor.add(keycloak_program(launch))
-        pid = _running_pid(supervisor, KEYCLOAK, launch.log_file)
-        instance = dataclasses.replace(launch.instance(pid), log_offset=offset)
-        kcctl.remember(instance)
-        print(f"Keycloak starting under supervisord (pid {instance.pid}), log: {launch.log_file}")
+    instance = _supervise_keycloak(
+        supervisor, KEYCLOAK, KEYCLOAK_DIR, lambda: kcctl.prepare(instance_dir=KEYCLOAK_DIR)
+    )
     kcctl.wait_ready(instance, timeout, out=sys.stdout)
+
+
+def _supervise_keycloak(
+    supervisor: Supervisor, name: str, instance_dir: Path, prepare: Callable[[], kcctl.Launch]
+) -> kcctl.Instance:
+    """Keycloak from ``instance_dir`` as supervisord's program ``name``, unless it runs."""
+    if supervisor.state(name).statename in ("STARTING", "RUNNING"):
+        instance = kcctl.Instance.load(instance_dir)
+        return dataclasses.replace(instance, pid=_running_pid(supervisor, name, instance.log_file))
+    launch = prepare()
+    instance_dir.chmod(0o700)  # its data: no app may read it
+    offset = launch.instance(0).log_offset  # this run's lines follow the earlier ones
+    supervisor.add(keycloak_program(launch, name))
+    pid = _running_pid(supervisor, name, launch.log_file)
+    instance = dataclasses.replace(launch.instance(pid), log_offset=offset)
+    kcctl.remember(instance)
+    print(f"{name} starting under supervisord (pid {instance.pid}), log: {launch.log_file}")
+    return instance
+
+
+def keycloak_database(server: PostgresServer) -> kcctl.Database:
+    """Keycloak's own database on the platform's PostgreSQL (created when missing)."""
+    server.create_database(KEYCLOAK_DATABASE)
+    return kcctl.Database(
+        host="127.0.0.1",
+        port=server.port,
+        name=KEYCLOAK_DATABASE,
+        user=server.user,
+        password=server.password,
+    )
+
+
+def keycloak_cluster(database: kcctl.Database, nodes: int = 2) -> kcctl.Cluster:
+    """`make up DB=postgres`'s Keycloak: ``nodes`` nodes behind KEYCLOAK_URL (8080)."""
+    return kcctl.Cluster.on_ports(
+        KEYCLOAK_CLUSTER_DIR, public_url=KEYCLOAK_URL, database=database, count=nodes
+    )
+
+
+def keycloak_cluster_programs(cluster: kcctl.Cluster) -> list[str]:
+    """The supervisord programs of the cluster's nodes, in order."""
+    return [f"{KEYCLOAK}-{index + 1}" for index in range(len(cluster.nodes))]
+
+
+def start_keycloak_cluster(
+    supervisor: Supervisor, database: kcctl.Database, nodes: int = 2, timeout: float = 300
+) -> kcctl.Cluster:
+    """Keycloak clustered on ``database`` under the platform's supervisord, behind one URL.
+
+    The balancer (nginx, portal.hosting.keycloak_proxy) listens on KEYCLOAK_URL; the first
+    node creates the schema and imports the realm, then the others start and join it
+    through the database. Returns once every node is ready.
+    """
+    cluster = keycloak_cluster(database, nodes)
+    KEYCLOAK_CLUSTER_DIR.mkdir(parents=True, exist_ok=True)
+    KEYCLOAK_CLUSTER_DIR.chmod(0o711)  # nginx's workers enter; each node's folder is 0700
+    proxy = KeycloakProxy(
+        KEYCLOAK_CLUSTER_DIR / "proxy",
+        KEYCLOAK_URL.removeprefix("http://"),
+        [f"127.0.0.1:{node.http_port}" for node in cluster.nodes],
+    )
+    proxy.check()
+    supervisor.add(keycloak_proxy_program(proxy), keep_running=True)
+    instances = []
+    for index, name in enumerate(keycloak_cluster_programs(cluster)):
+        node = cluster.nodes[index]
+        instances.append(
+            _supervise_keycloak(
+                supervisor,
+                name,
+                node.instance_dir,
+                lambda index=index: kcctl.prepare_node(cluster, index),
+            )
+        )
+        if index == 0:  # the schema and the realm first
+            kcctl.wait_ready(instances[0], timeout, out=sys.stdout)
+    for instance in instances[1:]:
+        kcctl.wait_ready(instance, timeout, out=sys.stdout)
+    return cluster
+
+
+def keycloak_proxy_program(proxy: KeycloakProxy) -> Program:
+    """The balancer in front of the Keycloak nodes, as a supervisord program."""
+    return Program(
+        name=KEYCLOAK_PROXY,
+        command=proxy.command(),
+        directory=proxy.root,
+        log_path=proxy.root.parent / "proxy.log",
+        stdout_log_path=proxy.root.parent / "proxy-access.log",
+        startsecs=2,
+        startretries=PLATFORM_RETRIES,
+        stopsignal="QUIT",
+        priority=90,
+        log_maxbytes=PLATFORM_LOG_MAXBYTES,
+        log_backups=PLATFORM_LOG_BACKUPS,
+    )
 
 
 def _running_pid(supervisor: Supervisor, name: str, log: Path, timeout: float = 60) -> int:
@@ -216,16 +312,26 @@ def logs(platform: LocalPlatform | None = None) -> None:
     platform = platform or _platform()
     if platform.supervisor.running():
         print("==> processes (supervisord) <==")
+        nodes = [f"{KEYCLOAK}-{i}" for i in range(1, 1 + len(_cluster_node_dirs()))]
         # Every portal replica next to the first (dict: in order, once each).
-        names = dict.fromkeys((KEYCLOAK, *platform.portal_programs(), *PLATFORM_PROGRAMS))
-        for name in names:
+        portals = (*platform.portal_programs(), *PLATFORM_PROGRAMS)
+        for name in dict.fromkeys((KEYCLOAK, KEYCLOAK_PROXY, *nodes, *portals)):
             state = platform.supervisor.state(name)
             pid = f"pid {state.pid}" if state.pid else ""
-            print(f"{name:20} {state.statename:9} {state.description or pid}")
+            if state.statename != "ABSENT":
+                print(f"{name:24} {state.statename:9} {state.description or pid}")
     paths = platform.logs()
-    for path in [*paths[:1], KEYCLOAK_DIR / kcctl.LOG_FILE, *paths[1:]]:
+    keycloak = [KEYCLOAK_DIR / kcctl.LOG_FILE]
+    if _cluster_node_dirs():  # `make up DB=postgres` ran here: its nodes and their balancer
+        keycloak += [node / kcctl.LOG_FILE for node in _cluster_node_dirs()]
+        keycloak.append(KEYCLOAK_CLUSTER_DIR / "proxy.log")
+    for path in [*paths[:1], *keycloak, *paths[1:]]:
         print(f"==> {path} <==")
         print(path.read_text(errors="replace")[-6000:] if path.exists() else "(no log yet)")
+
+
+def _cluster_node_dirs() -> list[Path]:
+    return sorted(KEYCLOAK_CLUSTER_DIR.glob("node-*"))
 
 
 def replicas_arg(text: str) -> int | None:

@@ -84,13 +84,28 @@ def login(
     return session
 
 
-def cli_tokens(issuer: str, username: str, password: str | None = None) -> dict[str, Any]:
-    """Tokens from the public ``dash-cli`` client (code flow with PKCE), as the CLI gets them."""
+def cli_tokens(
+    issuer: str,
+    username: str,
+    password: str | None = None,
+    *,
+    node_url: str | None = None,
+    session: requests.Session | None = None,
+) -> dict[str, Any]:
+    """Tokens from the public ``dash-cli`` client (code flow with PKCE), as the CLI gets them.
+
+    ``node_url`` sends every request to that one node of a Keycloak cluster, although its
+    login form names the cluster's public URL. A ``session`` that signed in before comes
+    straight back with a code (Keycloak's SSO cookie): no form, no password.
+    """
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    session = requests.Session()
+    public = urlsplit(issuer)
+    origin = f"{public.scheme}://{public.netloc}"
+    base = f"{node_url.rstrip('/')}{public.path}" if node_url else issuer
+    session = session or requests.Session()
     page = session.get(
-        f"{issuer}/protocol/openid-connect/auth",
+        f"{base}/protocol/openid-connect/auth",
         params={
             "client_id": "dash-cli",
             "response_type": "code",
@@ -100,17 +115,25 @@ def cli_tokens(issuer: str, username: str, password: str | None = None) -> dict[
             "code_challenge_method": "S256",
             "state": "s",
         },
-        timeout=30,
-    )
-    answer = session.post(
-        keycloak_form_action(page.text),
-        data={"username": username, "password": password or f"{username}-password"},
         allow_redirects=False,
         timeout=30,
     )
+    answer = page
+    if not page.is_redirect:
+        action = keycloak_form_action(page.text)
+        if node_url and action.startswith(origin):
+            action = node_url.rstrip("/") + action[len(origin) :]
+        answer = session.post(
+            action,
+            data={"username": username, "password": password or f"{username}-password"},
+            allow_redirects=False,
+            timeout=30,
+        )
+    if "Location" not in answer.headers:
+        raise LoginFormError(f"Keycloak refused the sign-in of {username} ({answer.status_code})")
     code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
     tokens = requests.post(
-        f"{issuer}/protocol/openid-connect/token",
+        f"{base}/protocol/openid-connect/token",
         data={
             "grant_type": "authorization_code",
             "client_id": "dash-cli",

@@ -34,6 +34,7 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 FRONTDOOR_DIR = ROOT / "docker" / "frontdoor"
 FRONTDOOR_DOCKERFILE = (FRONTDOOR_DIR / "Dockerfile").read_text(encoding="utf-8")
 NGINX_CONF = (FRONTDOOR_DIR / "nginx.conf").read_text(encoding="utf-8")
+KEYCLOAK_CONF = (ROOT / "docker" / "keycloak" / "nginx.conf").read_text(encoding="utf-8")
 
 
 def _load_container() -> ModuleType:
@@ -91,40 +92,70 @@ def read_version() -> str:
 # --------------------------------------------------------------------------- services
 
 
+#: The Keycloak nodes, behind the one Keycloak URL (the service ``keycloak``).
+KEYCLOAK_NODES = ("keycloak-node-1", "keycloak-node-2")
+
+
 def test_services() -> None:
-    expected = {"keycloak", "postgres", "platform-db", "redis", "apps", "portal", "frontdoor"}
-    assert expected <= set(SERVICES)
+    expected = {"keycloak", *KEYCLOAK_NODES, "postgres", "platform-db", "redis", "apps"}
+    assert expected | {"portal", "frontdoor"} <= set(SERVICES)
 
 
 def test_keycloak_image_follows_env_version() -> None:
-    assert SERVICES["keycloak"]["image"] == "quay.io/keycloak/keycloak:${KEYCLOAK_VERSION}"
+    for node in KEYCLOAK_NODES:
+        assert SERVICES[node]["image"] == "quay.io/keycloak/keycloak:${KEYCLOAK_VERSION}"
     assert str(SERVICES["postgres"]["image"]).startswith("postgres")
 
 
-def test_keycloak_runs_dev_mode_with_realm_import() -> None:
-    command = SERVICES["keycloak"]["command"]
-    command = command if isinstance(command, list) else command.split()
-    assert command[0] == "start-dev"
-    assert "--import-realm" in command
-    mounts = [str(v).removesuffix(":ro") for v in SERVICES["keycloak"]["volumes"]]
+def command_of(service: str) -> list[str]:
+    command = SERVICES[service]["command"]
+    return command if isinstance(command, list) else command.split()
+
+
+def test_keycloak_runs_dev_mode_and_imports_the_realm_once() -> None:
+    assert command_of("keycloak-node-1") == ["start-dev", "--import-realm"]
+    # The second node finds the realm in the database; importing it too would race.
+    assert command_of("keycloak-node-2") == ["start-dev"]
+    mounts = [str(v).removesuffix(":ro") for v in SERVICES["keycloak-node-1"]["volumes"]]
     assert "./realm-export.json:/opt/keycloak/data/import/realm-export.json" in mounts
     assert (ROOT / "realm-export.json").is_file()
 
 
-def test_keycloak_uses_postgres() -> None:
-    env = env_of("keycloak")
+@pytest.mark.parametrize("node", KEYCLOAK_NODES)
+def test_keycloak_nodes_cluster_on_postgres(node: str) -> None:
+    env = env_of(node)
     assert env["KC_DB"] == "postgres"
     assert env["KC_DB_URL"].startswith("jdbc:postgresql://postgres:5432/")
     assert env["KC_DB_USERNAME"]
     assert env["KC_DB_PASSWORD"]
     assert env["KC_HEALTH_ENABLED"] == "true"
+    # Distributed caches (dev mode's default is local), members found through the database.
+    assert env["KC_CACHE"] == "ispn"
+    assert env["KC_CACHE_STACK"] == "jdbc-ping"
+    assert env == env_of("keycloak-node-1")
+
+
+def test_one_keycloak_url_balances_the_nodes() -> None:
+    balancer = SERVICES["keycloak"]
+    assert re.fullmatch(r"nginx:\d+\.\d+(\.\d+)?-alpine", balancer["image"])
+    assert mounts("keycloak")["/etc/nginx/nginx.conf"] == ("./docker/keycloak/nginx.conf", True)
+    assert container.keycloak_proxy_conf_text() == KEYCLOAK_CONF, (
+        "docker/keycloak/nginx.conf is stale: run `python docker/container.py nginx-conf`"
+    )
+    for node in KEYCLOAK_NODES:
+        assert f"server {node}:8080 " in KEYCLOAK_CONF
+    assert re.search(r"^\s*listen 8080;$", KEYCLOAK_CONF, re.MULTILINE)
+    assert "proxy_next_upstream error timeout http_502 http_503;" in KEYCLOAK_CONF
+    assert re.search(r"^user nginx nginx;$", KEYCLOAK_CONF, re.MULTILINE)
+    assert "/realms/dash" in healthcheck_text("keycloak")
 
 
 def test_one_issuer_for_browser_and_portal() -> None:
-    keycloak, portal = env_of("keycloak"), env_of("portal")
+    keycloak, portal = env_of("keycloak-node-1"), env_of("portal")
     assert keycloak["KC_HOSTNAME"] == "http://127.0.0.1:8080"
     assert keycloak["KC_HOSTNAME_BACKCHANNEL_DYNAMIC"] == "true"
     assert portal["KEYCLOAK_URL"] == keycloak["KC_HOSTNAME"]
+    # The portal's server-to-server calls go through the balancer as well.
     assert portal["KEYCLOAK_INTERNAL_URL"] == "http://keycloak:8080"
     # The portal has no TCP listener: Keycloak reaches it through the front door.
     assert (
@@ -133,13 +164,14 @@ def test_one_issuer_for_browser_and_portal() -> None:
 
 
 def test_portal_and_keycloak_share_the_client_secrets() -> None:
-    keycloak, portal = env_of("keycloak"), env_of("portal")
+    keycloak, portal = env_of("keycloak-node-1"), env_of("portal")
     assert portal["KEYCLOAK_CLIENT_SECRET"] == keycloak["DASH_CLIENT_SECRET"]
     assert portal["KEYCLOAK_ADMIN_CLIENT_SECRET"] == keycloak["DASH_ADMIN_CLIENT_SECRET"]
 
 
 def test_ports_match_local_mode() -> None:
-    assert published("keycloak") == {8080: ("127.0.0.1", 8080), 9000: ("127.0.0.1", 9000)}
+    assert published("keycloak") == {8080: ("127.0.0.1", 8080)}
+    assert all(published(node) == {} for node in KEYCLOAK_NODES)
     assert published("frontdoor") == {8050: ("127.0.0.1", 8050)}
     for service in ("portal", "apps", "postgres", "platform-db", "redis"):
         assert published(service) == {}, service
@@ -164,11 +196,22 @@ def test_apps_reach_the_portal_only_through_the_front_door() -> None:
     assert networks_of("keycloak") & networks_of("frontdoor")
     for service in ("keycloak", "platform-db", "redis"):
         assert networks_of(service) & networks_of("portal"), service
+    for node in KEYCLOAK_NODES:  # the balancer reaches the nodes, they their database
+        assert networks_of(node) & networks_of("keycloak") & networks_of("postgres"), node
+        assert networks_of(node) & networks_of("frontdoor"), node  # back-channel logout
     assert networks_of("platform-db") & networks_of("apps")  # `flask db upgrade` runs there
     assert set(COMPOSE["networks"]) >= networks_of("frontdoor")
 
 
-SERVICES_WITH_HEALTHCHECKS = ["keycloak", "postgres", "platform-db", "redis", "apps", "portal"]
+SERVICES_WITH_HEALTHCHECKS = [
+    "keycloak",
+    *KEYCLOAK_NODES,
+    "postgres",
+    "platform-db",
+    "redis",
+    "apps",
+    "portal",
+]
 
 
 @pytest.mark.parametrize("service", [*SERVICES_WITH_HEALTHCHECKS, "frontdoor"])
@@ -177,7 +220,7 @@ def test_every_service_has_a_healthcheck(service: str) -> None:
 
 
 def test_keycloak_healthcheck_needs_no_curl() -> None:
-    text = healthcheck_text("keycloak")
+    text = healthcheck_text("keycloak-node-1")
     assert "/dev/tcp/127.0.0.1/9000" in text
     assert "/health/ready" in text
     assert "curl" not in text and "wget" not in text
@@ -190,7 +233,13 @@ def healthy(*services: str) -> dict[str, dict[str, str]]:
 
 
 def test_start_order_waits_for_health() -> None:
-    assert SERVICES["keycloak"]["depends_on"] == healthy("postgres")
+    assert SERVICES["keycloak-node-1"]["depends_on"] == healthy("postgres")
+    # The second node starts once the first has the schema and the realm.
+    assert SERVICES["keycloak-node-2"]["depends_on"] == healthy("postgres", "keycloak-node-1")
+    assert SERVICES["keycloak"]["depends_on"] == {
+        **healthy("keycloak-node-1"),
+        "keycloak-node-2": {"condition": "service_started"},  # its name resolves
+    }
     assert SERVICES["apps"]["depends_on"] == healthy("platform-db")
     # The replicas start once the schema is current and the apps run.
     assert SERVICES["portal"]["depends_on"] == healthy("apps", "keycloak", "platform-db", "redis")

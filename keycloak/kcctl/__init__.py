@@ -4,7 +4,8 @@
 the same way. The parts: :mod:`kcctl.distribution` (the pinned version, fetched from Maven
 Central and cached), :mod:`kcctl.realm` (the realm to import, patched for a test portal),
 :mod:`kcctl.checks`, :mod:`kcctl.home`, :mod:`kcctl.instance`, :mod:`kcctl.process` and
-:mod:`kcctl.readiness` (one Keycloak process: its home, start, readiness and stop) and
+:mod:`kcctl.readiness` (one Keycloak process: its home, start, readiness and stop),
+:mod:`kcctl.cluster` (several nodes on PostgreSQL, clustered through the database) and
 :mod:`kcctl.cli` (the command line).
 
 Stdlib only, Python 3.11+.
@@ -23,6 +24,17 @@ from __future__ import annotations
 
 from kcctl.checks import find_java, preflight
 from kcctl.cli import main, up_command
+from kcctl.cluster import (
+    Cluster,
+    Database,
+    Node,
+    cluster_members,
+    free_jgroups_ports,
+    node_settings,
+    prepare_node,
+    start_cluster,
+    stop_cluster,
+)
 from kcctl.distribution import REPO, cache_root, distribution_dir, ensure_distribution, read_version
 from kcctl.errors import (
     ConfigError,
@@ -54,33 +66,42 @@ __all__ = [
     "LOG_FILE",
     "REALM_FILE",
     "REPO",
+    "Cluster",
     "ConfigError",
+    "Database",
     "DistributionError",
     "Instance",
     "JavaMissingError",
     "KeycloakError",
     "Launch",
     "MavenMissingError",
+    "Node",
     "PortInUseError",
     "ReadyTimeoutError",
     "StartError",
     "cache_root",
+    "cluster_members",
     "distribution_dir",
     "ensure_distribution",
     "find_java",
+    "free_jgroups_ports",
     "is_ready",
     "is_running",
     "load_realm",
     "log_tail",
     "main",
+    "node_settings",
     "patch_realm",
     "preflight",
     "prepare",
+    "prepare_node",
     "read_version",
     "remember",
     "rss_bytes",
     "start",
+    "start_cluster",
     "stop",
+    "stop_cluster",
     "up_command",
     "wait_ready",
 ]

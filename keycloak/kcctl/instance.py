@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,8 @@ class Instance:
     log_file: Path
     realm: str = "dash"
     started_at: float = 0.0
+    #: The URL people and tokens use (a balancer in front of a cluster); "": its own.
+    public_url: str = ""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
     #: Where this run's lines start in ``log_file`` (a supervised log is appended to).
     log_offset: int = 0
@@ -71,11 +73,12 @@ class Instance:
 
     @property
     def issuer(self) -> str:
-        return f"{self.base_url}/realms/{self.realm}"
+        return f"{self.public_url or self.base_url}/realms/{self.realm}"
 
     @property
     def discovery_url(self) -> str:
-        return f"{self.issuer}/.well-known/openid-configuration"
+        """This instance's own discovery document (which names the public issuer)."""
+        return f"{self.base_url}/realms/{self.realm}/.well-known/openid-configuration"
 
     @property
     def health_url(self) -> str:
@@ -97,6 +100,7 @@ class Instance:
             log_file=Path(state["log_file"]),
             realm=state.get("realm", "dash"),
             started_at=float(state.get("started_at", 0.0)),
+            public_url=state.get("public_url", ""),
         )
 
 
@@ -115,6 +119,7 @@ class Launch:
     management_port: int
     realm: str
     log_file: Path
+    public_url: str = ""
 
     @property
     def home(self) -> Path:
@@ -134,6 +139,7 @@ class Launch:
             log_file=self.log_file,
             realm=self.realm,
             started_at=time.time(),
+            public_url=self.public_url,
             process=process,
             log_offset=log_offset,
         )
@@ -147,12 +153,21 @@ def prepare(
     realm: Mapping[str, Any] | Path = REALM_FILE,
     env: Mapping[str, str] | None = None,
     log_file: Path | None = None,
+    public_url: str | None = None,
+    import_realm: bool = True,
+    options: Sequence[str] = (),
+    build: str = "",
 ) -> Launch:
     """Check Java and the ports, build the instance's home, put the realm to import.
 
     The realm is imported on the first start of a fresh ``instance_dir`` and kept (in the
     instance's H2 database) on later starts. ``env`` adds variables for Keycloak, e.g. the
-    ``DASH_CLIENT_SECRET`` that the realm file's placeholders read.
+    ``DASH_CLIENT_SECRET`` that the realm file's placeholders read, or a database's
+    ``KC_DB_*`` (secrets go there, never on the command line, which ``ps`` shows).
+
+    A cluster node (kcctl.cluster) passes the cluster's ``public_url`` (its issuer and
+    links), extra command-line ``options``, the name of their ``build`` options, and
+    ``import_realm=False`` when another node imports the realm.
     """
     instance_dir = Path(instance_dir).resolve()
     running = is_running(instance_dir)
@@ -161,7 +176,7 @@ def prepare(
     java = preflight(http_port, management_port)
     dist = ensure_distribution()
     instance_dir.mkdir(parents=True, exist_ok=True)
-    home = prepare_home(instance_dir, dist)
+    home = prepare_home(instance_dir, dist, build)
     realm_name = write_realm(home, realm)
     log_path = Path(log_file).resolve() if log_file else instance_dir / LOG_FILE
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,19 +193,21 @@ def prepare(
     # 12-19 s instead of 20-33 s) and uses less memory; a dev server needs no peak speed.
     child_env.setdefault("JAVA_OPTS_APPEND", "-XX:TieredStopAtLevel=1")
     child_env.update(env or {})
+    public_url = (public_url or f"http://127.0.0.1:{http_port}").rstrip("/")
     command = [
         str(home / "bin" / "kc.sh"),
         "start-dev",
-        "--import-realm",
+        *(["--import-realm"] if import_realm else []),
         "--http-host=127.0.0.1",
         f"--http-port={http_port}",
         f"--http-management-port={management_port}",
-        f"--hostname=http://127.0.0.1:{http_port}",
+        f"--hostname={public_url}",
         "--health-enabled=true",
         # Brute-force protection refuses a sign-in while another one of the same user is
         # under way (user_temporarily_disabled), so two tabs or a double submit fail.
         # Failures are still counted and still lock the account out.
         f"--{CONCURRENT_SIGN_INS}=true",
+        *options,
     ]
     return Launch(
         command=command,
@@ -200,6 +217,7 @@ def prepare(
         management_port=management_port,
         realm=realm_name,
         log_file=log_path,
+        public_url=public_url,
     )
 
 
@@ -238,6 +256,7 @@ def remember(instance: Instance) -> None:
         "log_file": str(instance.log_file),
         "realm": instance.realm,
         "started_at": instance.started_at,
+        "public_url": instance.public_url,
         "distribution": (instance.home / ".distribution").read_text(),
     }
     (instance.instance_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
