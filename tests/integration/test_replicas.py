@@ -258,3 +258,14 @@ def test_killing_a_replica_under_load_loses_no_request_beyond_those_in_flight(
         ),
         90,
     )
+
+
+def test_starting_again_with_one_replica_removes_the_other(replicated: LocalPlatform) -> None:
+    """`make up` after `make up REPLICAS=2`: back to one portal process (the last test of
+    this module: the platform has one replica after it)."""
+    one = dataclasses.replace(replicated, replicas=1)
+    one.start(timeout=600)
+    assert one.portal_programs() == ["platform-portal"]
+    assert one.supervisor.state("platform-portal-2").statename == "ABSENT"
+    seen = {requests.get(f"{one.url}/healthz", timeout=10).json()["replica"] for _ in range(10)}
+    assert seen == {"platform-portal"}
