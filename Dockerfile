@@ -1,7 +1,8 @@
-# The portal container of docker-compose.yml: what the local mode runs except nginx
-# (docker/container.py start): supervisord with the apps, `flask db upgrade` (the schema),
-# `flask platform start` (deploys the built-in apps of app/<slug>/ on first start), then
-# the portal under gunicorn on a unix socket that the frontdoor service (nginx, docker/frontdoor/) reaches.
+# The image of docker-compose.yml's `apps` and `portal` services (docker/container.py):
+# `apps` runs supervisord with the apps, `flask db upgrade` (the schema) and `flask
+# platform start` (deploys the built-in apps of app/<slug>/ on first start); `portal`, the
+# default command, runs one portal replica under gunicorn on TCP port 8000 of the compose
+# network, which the frontdoor service (nginx, docker/frontdoor/) reaches.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -38,12 +39,11 @@ RUN pip install --no-deps -e . \
     && mkdir -p /data
 
 # Root, as `make up` run by root: supervisord starts each app as its own unprivileged uid
-# and the portal hands each app's folders to that uid; the portal's socket folder is
-# root's with group frontdoor (docker/container.py).
+# and the portal hands each app's folders to that uid.
 USER root
 VOLUME ["/data"]
 
 HEALTHCHECK --interval=10s --timeout=5s --start-period=15m --retries=30 \
     CMD ["python", "docker/container.py", "healthcheck"]
 
-CMD ["python", "docker/container.py", "start"]
+CMD ["python", "docker/container.py", "portal"]

@@ -7,11 +7,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# `make up REPLICAS=2 DB=postgres`: portal processes behind the front door (empty: one,
+# or compose's own count) and the platform's database (sqlite or postgres).
+REPLICAS ?=
+DB ?= sqlite
 
 .PHONY: help venv chromium system-packages keycloak up down logs test test-unit bench lint format clean
 
 help:
 	@echo "make up      start Keycloak and the portal (http://127.0.0.1:8050)"
+	@echo "             REPLICAS=2 DB=postgres: two portal processes, PostgreSQL and Redis"
 	@echo "make down    stop them"
 	@echo "make logs    show the last log lines"
 	@echo "make test    run the whole test suite against a real Keycloak"
@@ -67,7 +72,7 @@ keycloak: venv
 	$(PY) -m kcctl fetch
 
 up: venv system-packages
-	$(PY) scripts/stack.py up
+	$(PY) scripts/stack.py up --replicas "$(REPLICAS)" --db "$(DB)"
 
 down:
 	@$(PY) scripts/stack.py down

@@ -1,42 +1,53 @@
-"""The platform under docker compose: the portal container and the front door's config.
+"""The platform under docker compose: the apps and portal containers, the front door's config.
 
-The ``portal`` container runs what the local mode (portal/hosting/local.py) runs, except
-nginx, in the same order:
+The local mode (portal/hosting/local.py) runs everything under one supervisord. Compose
+splits it, so the portal can run as several replicas (``deploy: replicas``) that share one
+set of apps:
 
-1. supervisord, which runs every app's processes;
-2. ``flask --app portal.wsgi db upgrade`` (the schema), then ``flask --app portal.wsgi
-   platform start``: registers the demo apps, publishes the app library, restarts the
-   active apps, deploys the built-in apps of app/<slug>/ that were never deployed;
-3. the portal under gunicorn, in the foreground, on a unix socket.
+* ``apps`` (one container): supervisord, which runs every app's processes; then
+  ``flask --app portal.wsgi db upgrade`` (the schema) and ``flask --app portal.wsgi
+  platform start`` (registers the demo apps, publishes the app library, restarts the
+  active apps, deploys the built-in apps of app/<slug>/ that were never deployed); then it
+  waits, keeping supervisord and the apps running, until it is stopped.
+* ``portal`` (each replica): the portal under gunicorn, in the foreground, on TCP port
+  8000 of the compose network. Its deployments and app operations talk to the apps
+  container's supervisord through its socket on the shared data volume, and build into
+  the same folders, at the same paths.
 
-The ``frontdoor`` service is the official nginx image with docker/frontdoor/nginx.conf:
-what portal/hosting/frontdoor.py renders for the container paths below. Commands:
+Why TCP: replicas of one compose service mount the same volumes at the same paths, so
+one socket path would be taken by each replica in turn. The front door names the service
+(``portal:8000``) and re-resolves it (nginx's ``resolve``), so it reaches every replica,
+also after one is recreated with a new address. The ``frontdoor`` service is the official
+nginx image with docker/frontdoor/nginx.conf: what portal/hosting/frontdoor.py renders for
+the container paths below. Commands:
 
-    python docker/container.py start                # the portal container's command
-    python docker/container.py healthcheck          # exit 0 when the portal answers /healthz
+    python docker/container.py apps                 # the apps container's command
+    python docker/container.py portal               # a portal replica's command
+    python docker/container.py healthcheck [--apps] # exit 0 when the portal (the apps) is up
     python docker/container.py nginx-conf           # rewrite the nginx.conf files
     python docker/container.py nginx-conf --check   # fail when one differs from the render
 
 The ``keycloak`` service, the one Keycloak URL before the two Keycloak nodes, is the same
 nginx image with docker/keycloak/nginx.conf, rendered by portal/hosting/keycloak_proxy.py.
 
-Sockets and permissions. Both containers mount two named volumes at the same paths:
-``apps-run`` at <apps_dir>/run (the apps' sockets) and ``portal-run`` at <data_dir>/run
-(the portal's socket). nginx's workers run as user and group ``nginx`` (101:101 in the
-official images); the portal image has a group ``frontdoor`` with that gid and sets
-PORTAL_FRONTDOOR_GROUP=frontdoor, so each app's socket folder (0750, the app's uid,
-group frontdoor) and the portal's socket folder (0750, root, group frontdoor) let nginx
-in and keep the apps (their own uids, no groups) out, as in the local mode.
+Sockets and permissions. The apps and frontdoor containers mount the named volume
+``apps-run`` at <apps_dir>/run (the apps' sockets). nginx's workers run as user and group
+``nginx`` (101:101 in the official images); the image has a group ``frontdoor`` with that
+gid and sets PORTAL_FRONTDOOR_GROUP=frontdoor, so each app's socket folder (0750, the
+app's uid, group frontdoor) lets nginx in and keeps the apps (their own uids, no groups)
+out, as in the local mode. The apps container is on no network with the portal replicas:
+an app reaches the platform only through the front door.
 """
 
 from __future__ import annotations
 
 import argparse
-import grp
 import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
@@ -45,7 +56,6 @@ from portal.hosting.frontdoor import FrontDoor
 from portal.hosting.keycloak_proxy import KeycloakProxy
 from portal.hosting.layout import PlatformLayout
 from portal.hosting.programs import PREPARE_STEPS, portal_command
-from portal.hosting.runner import http_status_line
 from portal.hosting.supervisor import Supervisor
 from portal.settings import Settings
 
@@ -63,6 +73,14 @@ FRONTDOOR_LISTEN = "8050"
 MIME_TYPES = Path("/etc/nginx/mime.types")
 
 PORTAL_WORKERS = 2
+#: Where each portal replica listens in the compose network (no published port).
+PORTAL_PORT = 8000
+#: The front door's upstream: the portal service's name, resolved again and again by
+#: Docker's DNS (every replica's address), so replicas may come and go.
+PORTAL_UPSTREAM = f"portal:{PORTAL_PORT} resolve"
+DOCKER_DNS = "127.0.0.11"
+#: Written by ``apps`` once the apps run (its health check); in the container's own files.
+APPS_READY = Path("/run/dash-platform-apps.ready")
 
 NGINX_CONF_HEADER = """\
 # docker/frontdoor/nginx.conf: the front door of docker-compose.yml. Do not edit: it is
@@ -87,21 +105,22 @@ def frontdoor(layout: PlatformLayout = CONTAINER_LAYOUT) -> FrontDoor:
     return FrontDoor(
         root=FRONTDOOR_ROOT,
         listen=FRONTDOOR_LISTEN,
-        portal_socket=layout.portal_socket,
+        portal_servers=(PORTAL_UPSTREAM,),
         apps_run_dir=layout.apps_run_dir,
         worker_user=FRONTDOOR_USER,
         master_as_root=True,
         mime_types=MIME_TYPES,
+        resolver=DOCKER_DNS,
     )
 
 
-def gunicorn_command(layout: PlatformLayout) -> list[str]:
-    """The portal's gunicorn, as the local mode starts it, but in the foreground."""
+def gunicorn_command() -> list[str]:
+    """The portal's gunicorn, as the local mode starts it, but in the foreground on TCP."""
     return [
         sys.executable,
         "-m",
         "gunicorn",
-        f"--bind=unix:{layout.portal_socket}",
+        f"--bind=0.0.0.0:{PORTAL_PORT}",
         f"--workers={PORTAL_WORKERS}",
         "--threads=4",
         "--timeout=120",
@@ -116,14 +135,10 @@ def say(message: str) -> None:
     print(f"container: {message}", flush=True)
 
 
-def prepare(layout: PlatformLayout, frontdoor_group: str) -> None:
-    """The data folder enterable but not listable; the portal's socket folder for nginx."""
+def prepare(layout: PlatformLayout) -> None:
+    """The data folder enterable (apps live below it) but not listable."""
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     layout.data_dir.chmod(0o711)
-    layout.run_dir.mkdir(exist_ok=True)
-    os.chown(layout.run_dir, -1, grp.getgrnam(frontdoor_group).gr_gid)
-    layout.run_dir.chmod(0o750)
-    layout.portal_socket.unlink(missing_ok=True)
 
 
 class Children:
@@ -152,11 +167,11 @@ class Children:
             self.current = None
 
 
-def start() -> int:
-    """Start supervisord, the apps and the portal; return once the portal stopped."""
-    settings = Settings.read_env()
-    layout = settings.layout
-    prepare(layout, settings.frontdoor_group)
+def apps(poll: float = 5) -> int:
+    """Start supervisord and the apps; return once stopped (or supervisord is gone)."""
+    APPS_READY.unlink(missing_ok=True)
+    layout = Settings.read_env().layout
+    prepare(layout)
     children = Children()
     supervisor = Supervisor(layout.supervisor_dir)
     supervisor.start()
@@ -167,18 +182,37 @@ def start() -> int:
             if code != 0:
                 say("stopped" if children.stopping else f"flask {' '.join(step)} failed: see above")
                 return 0 if children.stopping else code
-        if not children.stopping:
-            say(f"portal: gunicorn on unix:{layout.portal_socket}")
-        code = children.run(gunicorn_command(layout))
-        return 0 if children.stopping else code
+        APPS_READY.touch()
+        say("apps: running; the portal replicas may start")
+        while not children.stopping and supervisor.running():
+            time.sleep(poll)
+        return 0 if children.stopping else 1
     finally:
+        APPS_READY.unlink(missing_ok=True)
         say("apps: stopping supervisord and the apps")
         supervisor.stop()
 
 
-def healthcheck() -> int:
-    line = http_status_line(layout_from_env().portal_socket, "/healthz", timeout=4) or ""
-    return 0 if line.split()[1:2] == ["200"] else 1
+def portal() -> int:
+    """One portal replica: gunicorn in the foreground until it is stopped."""
+    children = Children()
+    say(f"portal: gunicorn on port {PORTAL_PORT}")
+    code = children.run(gunicorn_command())
+    return 0 if children.stopping else code
+
+
+def healthcheck(apps_side: bool = False) -> int:
+    """0 when this container's part is up: the apps prepared and supervisord running, or
+    the portal answering /healthz."""
+    if apps_side:
+        layout = layout_from_env()
+        return 0 if APPS_READY.exists() and Supervisor(layout.supervisor_dir).running() else 1
+    url = f"http://127.0.0.1:{PORTAL_PORT}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=4) as answer:
+            return 0 if answer.status == 200 else 1
+    except OSError:
+        return 1
 
 
 def nginx_conf_text() -> str:
@@ -231,15 +265,19 @@ def _holds(path: Path, text: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("start", help="run the portal container")
-    commands.add_parser("healthcheck", help="exit 0 when the portal answers /healthz")
+    commands.add_parser("apps", help="run the apps container: supervisord and the apps")
+    commands.add_parser("portal", help="run a portal replica: gunicorn on TCP")
+    health = commands.add_parser("healthcheck", help="exit 0 when the portal answers /healthz")
+    health.add_argument("--apps", action="store_true", help="check the apps container instead")
     conf = commands.add_parser("nginx-conf", help="write the nginx.conf files of docker/")
     conf.add_argument("--check", action="store_true", help="only compare, write nothing")
     args = parser.parse_args(argv)
-    if args.command == "start":
-        return start()
+    if args.command == "apps":
+        return apps()
+    if args.command == "portal":
+        return portal()
     if args.command == "healthcheck":
-        return healthcheck()
+        return healthcheck(args.apps)
     return nginx_conf(args.check)
 
 

@@ -9,6 +9,7 @@ here: each runs as its own processes behind the front door (docs/hosting.md).
 from __future__ import annotations
 
 import logging
+import socket
 
 from flask import Flask, jsonify
 
@@ -83,9 +84,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(operate.bp, url_prefix="/manager")
     app.register_blueprint(admin.bp, url_prefix="/admin")
 
+    replica = settings.replica or socket.gethostname()
+
     @app.get("/healthz")
     def healthz():
-        return jsonify({"status": "ok"})
+        # Which portal process answered: behind the front door, replicas take turns.
+        return jsonify({"status": "ok", "replica": replica})
 
     app.cli.add_command(platform_cli)
     return app

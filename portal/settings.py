@@ -132,6 +132,10 @@ class Settings:
     app_sandbox: bool = setting("PORTAL_APP_SANDBOX", True)
     #: The group nginx's workers run as, which may enter app socket directories (root only).
     frontdoor_group: str = setting("PORTAL_FRONTDOOR_GROUP", "nogroup")
+    #: The name /healthz answers for this portal process, so a client behind the front door
+    #: sees which replica served it (the local mode sets one per program). Empty: the
+    #: host's name, which is the container or pod when each runs one portal.
+    replica: str = setting("PORTAL_REPLICA", "")
     #: nginx's pid file, so the portal can have it re-read the app routes (local mode).
     frontdoor_pid: Path | None = setting("PORTAL_FRONTDOOR_PID", None)
     #: Mark cookies Secure; set when the portal is served over https.

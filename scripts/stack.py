@@ -6,6 +6,10 @@ Keycloak distribution on the local Java (kcctl, keycloak/kcctl/), the apps, the 
 gunicorn and nginx as the front door, restarts whichever exits and keeps their logs
 (rotated) in var/. `make down` stops supervisord and with it every one of them. It says
 which mode it chose.
+
+`make up REPLICAS=2 DB=postgres` runs the larger installation's engines: REPLICAS portal
+processes behind the front door (compose: `--scale portal=REPLICAS`), and with
+DB=postgres the platform's data on PostgreSQL and its sessions on Redis.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import kcctl
 from portal.hosting.frontdoor import FrontDoorError
@@ -31,16 +34,19 @@ from portal.hosting.local import (
     LocalPlatform,
     PlatformStartError,
 )
+from portal.hosting.localdb import PostgresServer, RedisServer, ServerError
 from portal.hosting.programs import Program, carried_env
 from portal.hosting.supervisor import Supervisor, SupervisorError
-
-if TYPE_CHECKING:
-    from portal.hosting.localdb import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 PORTAL_URL = "http://127.0.0.1:8050"
 KEYCLOAK_URL = "http://127.0.0.1:8080"
+
+#: `make up DB=postgres`: PostgreSQL and Redis beside any system ones (5432, 6379).
+POSTGRES_DIR, POSTGRES_PORT = VAR / "postgres", 5433
+REDIS_DIR, REDIS_PORT = VAR / "redis", 6380
+PLATFORM_DATABASE = "platform"
 
 #: Keycloak's supervisord program under `make up`.
 KEYCLOAK = "platform-keycloak"
@@ -69,29 +75,83 @@ def _docker_engine() -> bool:
     return probe.returncode == 0
 
 
-def _platform() -> LocalPlatform:
-    return LocalPlatform(data_dir=VAR, listen="127.0.0.1:8050")
+def _platform(replicas: int = 1, env: dict[str, str] | None = None) -> LocalPlatform:
+    return LocalPlatform(data_dir=VAR, listen="127.0.0.1:8050", replicas=replicas, env=env or {})
 
 
-def up() -> None:
+def local_servers() -> tuple[PostgresServer, RedisServer]:
+    """`make up DB=postgres`'s PostgreSQL and Redis (the system's packages), data in var/."""
+    return PostgresServer(POSTGRES_DIR, POSTGRES_PORT), RedisServer(REDIS_DIR, REDIS_PORT)
+
+
+def start_servers() -> tuple[PostgresServer, RedisServer]:
+    """Start PostgreSQL and Redis unless they answer already (`make up` twice)."""
+    servers = local_servers()
+    for server in servers:
+        try:
+            ready = server.is_ready()
+        except OSError:  # Redis's password is written at its first start
+            ready = False
+        if not ready:
+            server.start()
+            print(f"{type(server).__name__}: 127.0.0.1:{server.port}, log: {server.log}")
+    return servers
+
+
+def database_env(postgres: PostgresServer, redis: RedisServer) -> dict[str, str]:
+    """The portal's settings for PostgreSQL (its database created when missing) and Redis."""
+    return {
+        "DATABASE_URL": postgres.create_database(PLATFORM_DATABASE),
+        "PORTAL_SESSION_BACKEND": "redis",
+        "REDIS_URL": redis.url(),
+    }
+
+
+def stop_servers() -> None:
+    """Stop the PostgreSQL and Redis of an earlier `make up DB=postgres`, if any."""
+    if not (POSTGRES_DIR.exists() or REDIS_DIR.exists()):
+        return
+    try:
+        for server in local_servers():
+            server.stop()
+    except ServerError as error:
+        print(f"servers: {error}")
+        return
+    print("PostgreSQL and Redis: stopped")
+
+
+def up(replicas: int | None = None, db: str = "sqlite") -> None:
     started = time.monotonic()
     if _docker_engine():
         print("mode: docker compose (a Docker engine answered)")
-        subprocess.run(["docker", "compose", "up", "-d", "--build", "--wait"], cwd=ROOT, check=True)
+        scale = [] if replicas is None else ["--scale", f"portal={replicas}"]
+        command = ["docker", "compose", "up", "-d", "--build", "--wait", *scale]
+        subprocess.run(command, cwd=ROOT, check=True)
     else:
         print("mode: local processes (no Docker engine answered): Keycloak on the local Java")
-        platform = _platform()
+        supervisor = _platform().supervisor
+        servers, env = None, {}
         try:
-            platform.supervisor.start()
-            start_keycloak(platform.supervisor)
+            if db == "postgres":
+                servers = start_servers()
+                env = database_env(*servers)
+        except ServerError as error:
+            sys.exit(f"servers: {error}")
+        try:
+            supervisor.start()
+            if servers is None:
+                start_keycloak(supervisor)
+            else:  # two nodes clustered on the same PostgreSQL, behind 8080
+                start_keycloak_cluster(supervisor, keycloak_database(servers[0]))
         except (kcctl.KeycloakError, SupervisorError) as error:
             sys.exit(f"keycloak: {error}")
         try:
-            platform.start()
+            _platform(replicas or 1, env).start()
         except (PlatformStartError, FrontDoorError, SupervisorError, OSError) as error:
             sys.exit(f"platform: {error}")
     print(f"\nUp in {time.monotonic() - started:.0f} s.")
-    print(f"  Portal            {PORTAL_URL}/")
+    replicas_note = f" ({replicas} portal processes)" if replicas and replicas > 1 else ""
+    print(f"  Portal            {PORTAL_URL}/{replicas_note}")
     print(f"  Keycloak console  {KEYCLOAK_URL}/admin/master/console/#/dash  (admin / admin)")
     print(f"\nDemo users (dev only):\n{DEMO_USERS}\n\nStop with: make down")
 
@@ -243,6 +303,7 @@ def down() -> None:
     _platform().stop()  # supervisord: Keycloak, the portal, the front door, the apps
     print("Keycloak, portal, front door and apps: stopped")
     kcctl.stop(KEYCLOAK_DIR)  # a Keycloak started before it was supervised
+    stop_servers()  # last: the portal and Keycloak used them
 
 
 def logs(platform: LocalPlatform | None = None) -> None:
@@ -252,7 +313,9 @@ def logs(platform: LocalPlatform | None = None) -> None:
     if platform.supervisor.running():
         print("==> processes (supervisord) <==")
         nodes = [f"{KEYCLOAK}-{i}" for i in range(1, 1 + len(_cluster_node_dirs()))]
-        for name in (KEYCLOAK, KEYCLOAK_PROXY, *nodes, *PLATFORM_PROGRAMS):
+        # Every portal replica next to the first (dict: in order, once each).
+        portals = (*platform.portal_programs(), *PLATFORM_PROGRAMS)
+        for name in dict.fromkeys((KEYCLOAK, KEYCLOAK_PROXY, *nodes, *portals)):
             state = platform.supervisor.state(name)
             pid = f"pid {state.pid}" if state.pid else ""
             if state.statename != "ABSENT":
@@ -271,11 +334,25 @@ def _cluster_node_dirs() -> list[Path]:
     return sorted(KEYCLOAK_CLUSTER_DIR.glob("node-*"))
 
 
+def replicas_arg(text: str) -> int | None:
+    """REPLICAS of `make up`: empty is the default (1 locally, compose's own count)."""
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"REPLICAS must be a whole number from 1, not {text!r}")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=["up", "down", "logs"])
-    command = parser.parse_args().command
-    {"up": up, "down": down, "logs": logs}[command]()
+    parser.add_argument("--replicas", type=replicas_arg, default=None, help="portal processes")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    if args.command == "up":
+        up(args.replicas, args.db or "sqlite")
+    else:
+        {"down": down, "logs": logs}[args.command]()
 
 
 if __name__ == "__main__":

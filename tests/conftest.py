@@ -55,25 +55,36 @@ def keycloak_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
 
 
 @pytest.fixture(scope="session")
-def stack(keycloak_instance: tuple) -> Iterator[Stack]:
+def local_platform(keycloak_instance: tuple) -> Iterator[LocalPlatform]:
+    """The session's platform (not started: ``stack`` starts it), for tests that change
+    how it runs, e.g. with more portal processes (tests/integration/test_replicas.py)."""
     instance, portal_port = keycloak_instance
     # Not under pytest's 0700 temp folder: app users and nginx's workers must be able to
     # enter the apps' folders (the platform makes them 0711: enter, not list).
     data_dir = Path(tempfile.mkdtemp(prefix="platform-test-"))
-    platform = LocalPlatform(
-        data_dir=data_dir,
-        listen=f"127.0.0.1:{portal_port}",
-        env={
-            "KEYCLOAK_URL": instance.base_url,
-            "PORTAL_REFRESH_LEEWAY": str(REFRESH_LEEWAY),
-            "SALES_ROWS": str(TEST_SALES_ROWS),
-        },
-    )
+    try:
+        yield LocalPlatform(
+            data_dir=data_dir,
+            listen=f"127.0.0.1:{portal_port}",
+            env={
+                "KEYCLOAK_URL": instance.base_url,
+                "PORTAL_REFRESH_LEEWAY": str(REFRESH_LEEWAY),
+                "SALES_ROWS": str(TEST_SALES_ROWS),
+            },
+        )
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack(keycloak_instance: tuple, local_platform: LocalPlatform) -> Iterator[Stack]:
+    instance, _ = keycloak_instance
+    platform = local_platform
     stack = Stack(
         portal_url=platform.url,
         keycloak_url=instance.base_url,
         realm=instance.realm,
-        data_dir=data_dir,
+        data_dir=platform.data_dir,
         portal_log=platform.layout.portal_log,
         apps_dir=platform.layout.apps_dir,
     )
@@ -82,7 +93,6 @@ def stack(keycloak_instance: tuple) -> Iterator[Stack]:
         yield stack
     finally:
         platform.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

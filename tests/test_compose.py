@@ -3,17 +3,16 @@
 No Docker engine runs on the development machines, so these tests read the files: the
 services, ports, health checks and start order, the realm mount and the issuer settings
 (one Keycloak URL for the browser and the portal), the front door (nginx with the config
-portal/hosting/frontdoor.py renders) and the socket volumes it shares with the portal, and
-the portal container's entrypoint (docker/container.py, run here with stand-ins). They
-also make sure .env is the only file that spells out the Keycloak version.
+portal/hosting/frontdoor.py renders) and the volumes it shares with the apps, the portal
+replicas with their shared database and sessions, and the entrypoints of the apps and
+portal containers (docker/container.py, run here with stand-ins). They also make sure
+.env is the only file that spells out the Keycloak version.
 """
 
 from __future__ import annotations
 
-import grp
 import http.server
 import importlib.util
-import os
 import re
 import socketserver
 import subprocess
@@ -25,6 +24,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.live_stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
@@ -96,7 +97,8 @@ KEYCLOAK_NODES = ("keycloak-node-1", "keycloak-node-2")
 
 
 def test_services() -> None:
-    assert {"keycloak", *KEYCLOAK_NODES, "postgres", "portal", "frontdoor"} <= set(SERVICES)
+    expected = {"keycloak", *KEYCLOAK_NODES, "postgres", "platform-db", "redis", "apps"}
+    assert expected | {"portal", "frontdoor"} <= set(SERVICES)
 
 
 def test_keycloak_image_follows_env_version() -> None:
@@ -171,19 +173,48 @@ def test_ports_match_local_mode() -> None:
     assert published("keycloak") == {8080: ("127.0.0.1", 8080)}
     assert all(published(node) == {} for node in KEYCLOAK_NODES)
     assert published("frontdoor") == {8050: ("127.0.0.1", 8050)}
-    assert published("portal") == {}
-    assert published("postgres") == {}
+    for service in ("portal", "apps", "postgres", "platform-db", "redis"):
+        assert published(service) == {}, service
 
 
-def test_portal_listens_only_on_its_socket() -> None:
+def test_portal_listens_only_inside_the_compose_network() -> None:
     assert "ports" not in SERVICES["portal"] and "expose" not in SERVICES["portal"]
     assert not re.search(r"^EXPOSE\b", DOCKERFILE, re.MULTILINE)
-    assert f"--bind=unix:{LAYOUT.portal_socket}" in container.gunicorn_command(LAYOUT)
+    assert f"--bind=0.0.0.0:{container.PORTAL_PORT}" in container.gunicorn_command()
 
 
-@pytest.mark.parametrize(
-    "service", ["keycloak", *KEYCLOAK_NODES, "postgres", "portal", "frontdoor"]
-)
+def networks_of(service: str) -> set[str]:
+    return set(SERVICES[service].get("networks", ["default"]))
+
+
+def test_apps_reach_the_portal_only_through_the_front_door() -> None:
+    # The portal listens on TCP: the apps' container shares no network with it.
+    assert not networks_of("apps") & networks_of("portal")
+    assert networks_of("portal") <= networks_of("frontdoor")
+    assert networks_of("apps") <= networks_of("frontdoor")
+    # Keycloak's back-channel logout goes through the front door.
+    assert networks_of("keycloak") & networks_of("frontdoor")
+    for service in ("keycloak", "platform-db", "redis"):
+        assert networks_of(service) & networks_of("portal"), service
+    for node in KEYCLOAK_NODES:  # the balancer reaches the nodes, they their database
+        assert networks_of(node) & networks_of("keycloak") & networks_of("postgres"), node
+        assert networks_of(node) & networks_of("frontdoor"), node  # back-channel logout
+    assert networks_of("platform-db") & networks_of("apps")  # `flask db upgrade` runs there
+    assert set(COMPOSE["networks"]) >= networks_of("frontdoor")
+
+
+SERVICES_WITH_HEALTHCHECKS = [
+    "keycloak",
+    *KEYCLOAK_NODES,
+    "postgres",
+    "platform-db",
+    "redis",
+    "apps",
+    "portal",
+]
+
+
+@pytest.mark.parametrize("service", [*SERVICES_WITH_HEALTHCHECKS, "frontdoor"])
 def test_every_service_has_a_healthcheck(service: str) -> None:
     assert healthcheck_text(service).split()[0] in ("CMD", "CMD-SHELL")
 
@@ -197,39 +228,63 @@ def test_keycloak_healthcheck_needs_no_curl() -> None:
     assert not re.search(r"(?<!\$)\$[a-z]", text)
 
 
+def healthy(*services: str) -> dict[str, dict[str, str]]:
+    return {service: {"condition": "service_healthy"} for service in services}
+
+
 def test_start_order_waits_for_health() -> None:
-    healthy = {"condition": "service_healthy"}
-    assert SERVICES["keycloak-node-1"]["depends_on"] == {"postgres": healthy}
+    assert SERVICES["keycloak-node-1"]["depends_on"] == healthy("postgres")
     # The second node starts once the first has the schema and the realm.
-    assert SERVICES["keycloak-node-2"]["depends_on"] == {
-        "postgres": healthy,
-        "keycloak-node-1": healthy,
-    }
+    assert SERVICES["keycloak-node-2"]["depends_on"] == healthy("postgres", "keycloak-node-1")
     assert SERVICES["keycloak"]["depends_on"] == {
-        "keycloak-node-1": healthy,
+        **healthy("keycloak-node-1"),
         "keycloak-node-2": {"condition": "service_started"},  # its name resolves
     }
-    assert SERVICES["portal"]["depends_on"] == {"keycloak": {"condition": "service_healthy"}}
-    assert SERVICES["frontdoor"]["depends_on"] == {"portal": {"condition": "service_healthy"}}
+    assert SERVICES["apps"]["depends_on"] == healthy("platform-db")
+    # The replicas start once the schema is current and the apps run.
+    assert SERVICES["portal"]["depends_on"] == healthy("apps", "keycloak", "platform-db", "redis")
+    assert SERVICES["frontdoor"]["depends_on"] == healthy("portal")
 
 
-def test_portal_service() -> None:
-    portal = SERVICES["portal"]
-    assert portal["build"] in (".", {"context": "."})
-    # The image's command (docker/container.py start) runs; compose does not replace it.
-    assert "command" not in portal and "entrypoint" not in portal
-    assert portal["init"] is True  # tini reaps what the daemonised supervisord leaves
-    env = env_of("portal")
-    assert env["PORTAL_DATA_DIR"] == str(LAYOUT.data_dir)
-    assert env["PORTAL_APPS_DIR"] == str(LAYOUT.apps_dir)
-    assert mounts("portal")[str(LAYOUT.data_dir)] == ("portal-data", False)
+def test_apps_and_portal_run_one_image() -> None:
+    for service in ("apps", "portal"):
+        assert SERVICES[service]["build"] in (".", {"context": "."}), service
+        assert SERVICES[service]["image"] == "dash-platform-portal", service
+        assert SERVICES[service]["init"] is True  # tini reaps what supervisord leaves
+        assert "entrypoint" not in SERVICES[service]
+        assert env_of(service) == env_of("portal"), service
+        env = env_of(service)
+        assert env["PORTAL_DATA_DIR"] == str(LAYOUT.data_dir)
+        assert env["PORTAL_APPS_DIR"] == str(LAYOUT.apps_dir)
+        # One data volume (bundles, environments, supervisord's socket) at the same paths.
+        assert mounts(service)[str(LAYOUT.data_dir)] == ("portal-data", False)
+    # The portal runs the image's command (docker/container.py portal); the apps their own.
+    assert "command" not in SERVICES["portal"]
+    assert SERVICES["apps"]["command"] == ["python", "docker/container.py", "apps"]
     assert "docker/container.py healthcheck" in healthcheck_text("portal")
-    assert SERVICES["portal"]["healthcheck"]["start_period"]  # the first start builds apps
+    assert "docker/container.py healthcheck --apps" in healthcheck_text("apps")
+    assert SERVICES["apps"]["healthcheck"]["start_period"]  # the first start builds apps
+
+
+def test_portal_replicas_share_the_database_and_sessions() -> None:
+    assert SERVICES["portal"]["deploy"]["replicas"] >= 2
+    env, database = env_of("portal"), env_of("platform-db")
+    assert env["PORTAL_SESSION_BACKEND"] == "redis"
+    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    url = env["DATABASE_URL"]
+    assert url.startswith("postgresql+psycopg://") and "@platform-db:5432/" in url
+    user, password = url.removeprefix("postgresql+psycopg://").split("@")[0].split(":", 1)
+    assert (user, password) == (database["POSTGRES_USER"], database["POSTGRES_PASSWORD"])
+    assert url.endswith("/" + database["POSTGRES_DB"])
+    assert str(SERVICES["redis"]["image"]).startswith("redis:")
+    assert str(SERVICES["platform-db"]["image"]).startswith("postgres:")
+    for volume in ("platform-db-data", "redis-data"):
+        assert volume in COMPOSE["volumes"]
 
 
 def test_apps_reach_the_front_door() -> None:
-    # DASH_PLATFORM_URL of the apps, which run in the portal container: not 127.0.0.1.
-    assert env_of("portal")["PORTAL_INTERNAL_URL"] == "http://frontdoor:8050"
+    # DASH_PLATFORM_URL of the apps, which run in the apps container: not 127.0.0.1.
+    assert env_of("apps")["PORTAL_INTERNAL_URL"] == "http://frontdoor:8050"
 
 
 def test_sign_in_returns_to_where_people_reach_the_front_door() -> None:
@@ -276,7 +331,9 @@ def test_frontdoor_config_is_what_frontdoor_py_renders() -> None:
 def test_frontdoor_config_for_the_containers() -> None:
     assert re.search(r"^user nginx nginx;$", NGINX_CONF, re.MULTILINE)
     assert re.search(r"^\s*listen 8050;$", NGINX_CONF, re.MULTILINE)
-    assert f"server unix:{LAYOUT.portal_socket};" in NGINX_CONF
+    # Every portal replica: Docker's DNS names them all, and nginx follows the changes.
+    assert "upstream portal {\n    zone portal 64k;\n    server portal:8000 resolve;" in NGINX_CONF
+    assert re.search(r"^  resolver 127\.0\.0\.11 valid=\d+s;$", NGINX_CONF, re.MULTILINE)
     assert "proxy_pass http://app_$app_slug;" in NGINX_CONF
     # The portal writes each app's upstream into the shared apps-run volume; the front
     # door's run.sh reloads nginx when they change.
@@ -290,15 +347,14 @@ def test_frontdoor_config_for_the_containers() -> None:
 # --------------------------------------------------------------------------- sockets
 
 
-def test_socket_volumes_are_shared_at_the_same_paths() -> None:
-    portal, frontdoor = mounts("portal"), mounts("frontdoor")
-    shared = {str(LAYOUT.run_dir): "portal-run", str(LAYOUT.apps_run_dir): "apps-run"}
-    for path, volume in shared.items():
-        assert portal[path] == (volume, False)
-        assert frontdoor[path] == (volume, True)  # nginx only connects
-        assert volume in COMPOSE["volumes"]
-    # The front door sees the sockets, not the portal's data (database, bundles, secrets).
-    assert set(frontdoor) == set(shared)
+def test_socket_volume_is_shared_at_the_same_paths() -> None:
+    sockets = str(LAYOUT.apps_run_dir)
+    assert mounts("apps")[sockets] == ("apps-run", False)
+    assert mounts("portal")[sockets] == ("apps-run", False)  # it writes the routes
+    assert mounts("frontdoor")[sockets] == ("apps-run", True)  # nginx only connects
+    assert "apps-run" in COMPOSE["volumes"]
+    # The front door sees the sockets, not the platform's data (bundles, secrets).
+    assert set(mounts("frontdoor")) == {sockets}
 
 
 def test_frontdoor_group_matches_nginx_workers() -> None:
@@ -319,8 +375,9 @@ def test_image_env_matches_compose() -> None:
 # --------------------------------------------------------------------------- entrypoint
 
 
-def test_entrypoint_runs_what_local_mode_runs_in_order(tmp_path: Path, monkeypatch) -> None:
+def test_apps_entrypoint_runs_what_local_mode_runs_in_order(tmp_path: Path, monkeypatch) -> None:
     calls: list[str] = []
+    ready = tmp_path / "apps.ready"
 
     class FakeSupervisor:
         def __init__(self, root: Path) -> None:
@@ -329,6 +386,12 @@ def test_entrypoint_runs_what_local_mode_runs_in_order(tmp_path: Path, monkeypat
         def start(self) -> None:
             calls.append("supervisord start")
 
+        def running(self) -> bool:
+            # Asked once the apps are prepared: then the health check says ready. Gone
+            # at once here, which ends the container (its restart policy starts it again).
+            calls.append(f"running? ready={ready.exists()}")
+            return False
+
         def stop(self) -> None:
             calls.append("supervisord stop")
 
@@ -336,14 +399,13 @@ def test_entrypoint_runs_what_local_mode_runs_in_order(tmp_path: Path, monkeypat
         calls.append(" ".join(command[1:]))
         return 0
 
-    group = grp.getgrgid(os.getgid()).gr_name
     monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("PORTAL_APPS_DIR", raising=False)
-    monkeypatch.setenv("PORTAL_FRONTDOOR_GROUP", group)
+    monkeypatch.setattr(container, "APPS_READY", ready)
     monkeypatch.setattr(container, "Supervisor", FakeSupervisor)
     monkeypatch.setattr(container.Children, "run", fake_run)
     monkeypatch.setattr(container.signal, "signal", lambda *args: None)
-    assert container.main(["start"]) == 0
+    assert container.main(["apps"]) == 1
     layout = container.layout_from_env()
     assert layout.apps_dir == tmp_path / "data" / "apps"
     assert calls == [
@@ -351,16 +413,22 @@ def test_entrypoint_runs_what_local_mode_runs_in_order(tmp_path: Path, monkeypat
         "supervisord start",
         "-m flask --app portal.wsgi db upgrade",
         "-m flask --app portal.wsgi platform start",
-        " ".join(container.gunicorn_command(layout)[1:]),
+        "running? ready=True",
         "supervisord stop",
     ]
-    gunicorn = container.gunicorn_command(layout)
+    assert not ready.exists()
+    assert oct(layout.data_dir.stat().st_mode & 0o777) == oct(0o711)
+
+
+def test_portal_entrypoint_runs_gunicorn_in_the_foreground(monkeypatch) -> None:
+    commands: list[list[str]] = []
+    monkeypatch.setattr(container.Children, "run", lambda self, c: commands.append(c) or 0)
+    monkeypatch.setattr(container.signal, "signal", lambda *args: None)
+    assert container.main(["portal"]) == 0
+    assert commands == [container.gunicorn_command()]
+    gunicorn = commands[0]
     assert gunicorn[1:3] == ["-m", "gunicorn"] and gunicorn[-1] == "portal.wsgi:app"
     assert "--workers=2" in gunicorn and "--daemon" not in " ".join(gunicorn)
-    # The portal's socket folder: nginx's group enters it, nobody else.
-    run_dir = layout.run_dir.stat()
-    assert oct(run_dir.st_mode & 0o777) == oct(0o750) and run_dir.st_gid == os.getgid()
-    assert oct(layout.data_dir.stat().st_mode & 0o777) == oct(0o711)
 
 
 def test_entrypoint_stops_when_the_apps_do_not_start(tmp_path: Path, monkeypatch) -> None:
@@ -377,12 +445,13 @@ def test_entrypoint_stops_when_the_apps_do_not_start(tmp_path: Path, monkeypatch
             calls.append("stop")
 
     monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("PORTAL_FRONTDOOR_GROUP", grp.getgrgid(os.getgid()).gr_name)
+    monkeypatch.setattr(container, "APPS_READY", tmp_path / "apps.ready")
     monkeypatch.setattr(container, "Supervisor", FakeSupervisor)
     monkeypatch.setattr(container.Children, "run", lambda self, command: 1)
     monkeypatch.setattr(container.signal, "signal", lambda *args: None)
-    assert container.main(["start"]) == 1
+    assert container.main(["apps"]) == 1
     assert calls == ["start", "stop"]
+    assert container.main(["healthcheck", "--apps"]) == 1
 
 
 class _Healthz(http.server.BaseHTTPRequestHandler):
@@ -394,27 +463,34 @@ class _Healthz(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_healthcheck_asks_the_portal_socket(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path))
-    layout = container.layout_from_env()
-    layout.run_dir.mkdir()
+def test_healthcheck_asks_the_portal_port(monkeypatch) -> None:
+    monkeypatch.setattr(container, "PORTAL_PORT", free_port())
     assert container.main(["healthcheck"]) == 1  # nothing listens yet
 
-    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
 
-    class Handler(_Healthz):
-        def address_string(self) -> str:
-            return "unix"
-
-    with Server(str(layout.portal_socket), Handler) as server:
+    with Server(("127.0.0.1", container.PORTAL_PORT), _Healthz) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
             assert container.main(["healthcheck"]) == 0
-            assert container.http_status_line(layout.portal_socket, "/nope").split()[1] == "404"
         finally:
             server.shutdown()
+
+
+def test_apps_healthcheck_wants_the_apps_prepared_and_supervisord(
+    tmp_path: Path, monkeypatch
+) -> None:
+    running = {"now": True}
+    monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(container, "APPS_READY", tmp_path / "apps.ready")
+    monkeypatch.setattr(container.Supervisor, "running", lambda self: running["now"])
+    assert container.main(["healthcheck", "--apps"]) == 1  # still preparing
+    (tmp_path / "apps.ready").touch()
+    assert container.main(["healthcheck", "--apps"]) == 0
+    running["now"] = False
+    assert container.main(["healthcheck", "--apps"]) == 1
 
 
 # --------------------------------------------------------------------------- Dockerfile
@@ -429,7 +505,7 @@ def test_dockerfile() -> None:
     # Root, so each app gets its own uid (setpriv) and its folders (docs/hosting.md).
     users = re.findall(r"^USER\s+(\S+)", DOCKERFILE, re.MULTILINE)
     assert users in ([], ["root"]) and "user" not in SERVICES["portal"]
-    assert re.search(r"^CMD \[\"python\", \"docker/container.py\", \"start\"\]$", DOCKERFILE, re.M)
+    assert re.search(r"^CMD \[\"python\", \"docker/container.py\", \"portal\"\]$", DOCKERFILE, re.M)
     assert re.search(r"^HEALTHCHECK .*\n.*docker/container.py\", \"healthcheck", DOCKERFILE, re.M)
     assert "docker/container.py nginx-conf --check" in DOCKERFILE
 

@@ -154,9 +154,13 @@ http {{
   # costs the portal almost nothing, and signed-in users keep their speed (bench/).
   limit_req_zone $binary_remote_addr zone=sign_in:1m rate=20r/s;
   limit_req_status 429;
-
-  upstream portal {{
-    server unix:{portal_socket};
+{resolver_line}
+  # Every portal process. A request that cannot reach one (connection refused or reset,
+  # a timeout) goes to the next, but a POST, PATCH or LOCK that was sent to one is never
+  # sent again (it may have taken effect): nginx's rule for these methods, which
+  # non_idempotent would lift. With two or more, one that failed rests for 10 s.
+  proxy_next_upstream error timeout;
+  upstream portal {{{portal_servers}
     keepalive 32;
   }}
   # One upstream per app (app_<slug>), written by the portal when an app first serves.
@@ -271,7 +275,9 @@ class FrontDoor:
 
     root: Path
     listen: str
-    portal_socket: Path
+    #: The portal processes as nginx upstream servers: ``unix:<socket>`` in the local mode,
+    #: ``<name>:<port> resolve`` for a name whose addresses change (compose replicas).
+    portal_servers: tuple[str, ...]
     apps_run_dir: Path
     #: The user:group nginx's workers run as when started by root (they enter app sockets).
     worker_user: str = "nobody nogroup"
@@ -281,6 +287,8 @@ class FrontDoor:
     master_as_root: bool | None = None
     #: nginx's mime.types; None: the one of the nginx found here.
     mime_types: Path | None = None
+    #: The DNS server that re-resolves ``resolve`` servers (Docker's is 127.0.0.11).
+    resolver: str | None = None
 
     @property
     def config_path(self) -> Path:
@@ -301,13 +309,21 @@ class FrontDoor:
             mime_types=mime_types,
             body_limit=BODY_LIMIT,
             bundle_limit=BUNDLE_LIMIT,
-            portal_socket=self.portal_socket,
+            portal_servers=self._portal_servers(),
+            resolver_line=f"  resolver {self.resolver} valid=5s;\n" if self.resolver else "",
             cookie=SESSION_COOKIE,
             listen=self.listen,
             proxy_headers=_PROXY_HEADERS,
             apps_run=self.apps_run_dir,
             routes=ROUTES,
         )
+
+    def _portal_servers(self) -> str:
+        """The portal upstream's lines (shared memory, which ``resolve`` needs, with a
+        resolver)."""
+        lines = ["    zone portal 64k;"] if self.resolver else []
+        lines += [f"    server {server};" for server in self.portal_servers]
+        return "".join(f"\n{line}" for line in lines)
 
     def write_config(self) -> Path:
         """Write nginx.conf (and the folders nginx needs); returns its path."""

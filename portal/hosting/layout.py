@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
 
-__all__ = ["PlatformLayout"]
+__all__ = ["PlatformLayout", "PortalFiles"]
+
+
+@dataclass(frozen=True)
+class PortalFiles:
+    """One portal process's socket, gunicorn master's pid file and log."""
+
+    socket: Path
+    master_pid: Path
+    log: Path
 
 
 class _Inside:
@@ -90,3 +99,17 @@ class PlatformLayout:
     wheels_dir = _Inside("apps_dir", "wheels")
     #: A copy of uv the builder's uid can run when the platform's own venv is private.
     public_uv = _Inside("apps_dir", "bin/uv")
+
+    def portal_files(self, replica: int = 1) -> PortalFiles:
+        """The files of portal replica ``replica`` (1, 2, ...): the first has the names of
+        a platform with one portal (run/portal.sock), replica N run/portal-N.sock and
+        logs/portal-N.log, so adding replicas changes nothing for the first."""
+        if replica < 1:
+            raise ValueError(f"portal replicas count from 1, not {replica}")
+        if replica == 1:
+            return PortalFiles(self.portal_socket, self.portal_master_pid, self.portal_log)
+        return PortalFiles(
+            socket=self.run_dir / f"portal-{replica}.sock",
+            master_pid=self.run_dir / f"portal-{replica}-master.pid",
+            log=self.logs_dir / f"portal-{replica}.log",
+        )

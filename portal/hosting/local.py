@@ -7,8 +7,11 @@
 2. ``flask db upgrade`` (the schema), then ``flask platform start``: registers the demo
    apps, publishes the app library, restarts active apps, deploys the built-in apps of
    app/<slug>/ that were never deployed;
-3. the portal under gunicorn, on a unix socket only the front door can reach;
-4. nginx on the one public listener.
+3. the portal under gunicorn, on a unix socket only the front door can reach; with
+   ``replicas`` > 1, that many portal processes (supervisord programs platform-portal,
+   platform-portal-2, ...), each on its own socket, sharing the database and sessions;
+4. nginx on the one public listener, sending the portal's requests (and its auth_request
+   subrequests) to any portal process that answers.
 
 The portal and nginx are supervisord programs like the apps: restarted when they exit
 (with supervisord's growing pauses between failed starts), their output kept in
@@ -20,10 +23,10 @@ from __future__ import annotations
 
 import functools
 import grp
+import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -35,7 +38,18 @@ from portal.settings import Settings
 from .frontdoor import FrontDoor, Routes
 from .launch import stop_orphans
 from .layout import PlatformLayout
-from .memwatch import WATCHDOG
+from .platform_programs import (
+    FRONTDOOR,
+    PLATFORM_LOG_BACKUPS,
+    PLATFORM_LOG_MAXBYTES,
+    PLATFORM_PROGRAMS,
+    PLATFORM_RETRIES,
+    PORTAL,
+    ROOT,
+    PortalReplica,
+    frontdoor_program,
+    portal_program,
+)
 from .programs import PREPARE_STEPS, Program, carried_env, portal_command
 from .runner import http_status_line, log_tail
 from .supervisor import Supervisor
@@ -49,25 +63,11 @@ __all__ = [
     "PORTAL",
     "LocalPlatform",
     "PlatformStartError",
+    "PortalReplica",
 ]
 
-#: The supervisord programs of the portal's gunicorn and of nginx.
-PORTAL = "platform-portal"
-FRONTDOOR = "platform-frontdoor"
-#: The platform's own programs next to the apps (the memory watchdog is started by
-#: ``flask platform start``).
-PLATFORM_PROGRAMS = (PORTAL, FRONTDOOR, WATCHDOG)
-#: Failed starts in a row before supervisord gives up on a platform process: with its
-#: pauses of 1, 2, 3 ... s between them, about three minutes of trying.
-PLATFORM_RETRIES = 20
-#: The platform's logs are rotated at this size, keeping this many old files.
-PLATFORM_LOG_MAXBYTES = "10MB"
-PLATFORM_LOG_BACKUPS = 5
 #: States in which a program being started has failed.
 _FAILED = ("BACKOFF", "FATAL", "EXITED", "STOPPED", "ABSENT")
-
-ROOT = Path(__file__).resolve().parent.parent.parent
-BIN = Path(sys.executable).parent
 
 
 class PlatformStartError(RuntimeError):
@@ -82,12 +82,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _healthy(url: str) -> bool:
+def _replica_answering(url: str) -> str | None:
+    """The replica named by the /healthz answer at ``url`` (a 200), or None."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
-            return response.status == 200
-    except OSError:
-        return False
+            return json.load(response).get("replica") if response.status == 200 else None
+    except (OSError, ValueError):
+        return None
 
 
 @dataclass
@@ -98,6 +99,12 @@ class LocalPlatform:
     listen: str = "127.0.0.1:8050"
     env: Mapping[str, str] = field(default_factory=dict)
     portal_workers: int = 2
+    #: Portal processes behind the front door (each with ``portal_workers`` workers).
+    replicas: int = 1
+
+    def __post_init__(self) -> None:
+        if self.replicas < 1:
+            raise ValueError(f"a platform runs at least one portal process, not {self.replicas}")
 
     @functools.cached_property
     def layout(self) -> PlatformLayout:
@@ -107,6 +114,10 @@ class LocalPlatform:
     @property
     def url(self) -> str:
         return f"http://{self.listen}"
+
+    @property
+    def portal_replicas(self) -> list[PortalReplica]:
+        return [PortalReplica.number(self.layout, n) for n in range(1, self.replicas + 1)]
 
     @property
     def supervisor(self) -> Supervisor:
@@ -121,7 +132,7 @@ class LocalPlatform:
         return FrontDoor(
             root=self.layout.frontdoor_dir,
             listen=self.listen,
-            portal_socket=self.layout.portal_socket,
+            portal_servers=tuple(f"unix:{r.files.socket}" for r in self.portal_replicas),
             apps_run_dir=self.layout.apps_run_dir,
         )
 
@@ -147,55 +158,15 @@ class LocalPlatform:
             # nginx's workers (group nogroup) connect to the portal's socket; apps cannot.
             os.chown(self.layout.run_dir, 0, grp.getgrnam("nogroup").gr_gid)
 
-    def portal_program(self, env: Mapping[str, str]) -> Program:
-        """The portal's gunicorn as a supervisord program (its log: stdout and stderr)."""
-        return Program(
-            name=PORTAL,
-            command=[
-                *[
-                    sys.executable,
-                    "-m",
-                    "portal.hosting.launch",
-                    str(self.layout.portal_master_pid),
-                ],
-                "--",
-                str(BIN / "gunicorn"),
-                f"--pid={self.layout.portal_master_pid}",
-                f"--bind=unix:{self.layout.portal_socket}",
-                f"--workers={self.portal_workers}",
-                "--threads=4",
-                "--timeout=120",
-                # gunicorn 27's control socket defaults to one path per user: two portals
-                # (make up and the tests) would take it from each other.
-                "--no-control-socket",
-                f"--chdir={ROOT}",
-                "portal.wsgi:app",
-            ],
-            directory=ROOT,
-            env=env,
-            log_path=self.layout.portal_log,
-            startsecs=5,
-            startretries=PLATFORM_RETRIES,
-            priority=200,
-            log_maxbytes=PLATFORM_LOG_MAXBYTES,
-            log_backups=PLATFORM_LOG_BACKUPS,
-        )
+    def portal_program(
+        self, env: Mapping[str, str], replica: PortalReplica | None = None
+    ) -> Program:
+        """A portal process's gunicorn (default: the first) as a supervisord program."""
+        return portal_program(replica or self.portal_replicas[0], env, self.portal_workers)
 
     def frontdoor_program(self) -> Program:
         """nginx in the foreground as a supervisord program; QUIT lets requests finish."""
-        return Program(
-            name=FRONTDOOR,
-            command=self.frontdoor.command(),
-            directory=self.frontdoor.root,
-            log_path=self.layout.frontdoor_log,
-            stdout_log_path=self.layout.access_log,
-            startsecs=2,
-            startretries=PLATFORM_RETRIES,
-            stopsignal="QUIT",
-            priority=300,
-            log_maxbytes=PLATFORM_LOG_MAXBYTES,
-            log_backups=PLATFORM_LOG_BACKUPS,
-        )
+        return frontdoor_program(self.frontdoor, self.layout)
 
     def start(self, *, say=print, timeout: float = 600) -> None:
         """Start every part, in order; returns once the front door answers /healthz."""
@@ -216,23 +187,33 @@ class LocalPlatform:
         env, left_out = carried_env(self._portal_env())
         if left_out:
             say(f"portal: variables supervisord cannot pass on, left out: {', '.join(left_out)}")
-        if self.portal_running() is None:
-            self.layout.portal_socket.unlink(missing_ok=True)
-        self.supervisor.add(self.portal_program(env), keep_running=True)
-        self._wait_up(
-            PORTAL,
-            lambda: http_status_line(self.layout.portal_socket, "/healthz") is not None,
-            timeout,
-        )
+        for replica in self.portal_replicas:
+            if not self._supervises(replica.name):
+                replica.files.socket.unlink(missing_ok=True)
+            self.supervisor.add(self.portal_program(env, replica), keep_running=True)
+        for replica in self.portal_replicas:
+            socket = replica.files.socket
+            answers = functools.partial(http_status_line, socket, "/healthz")
+            self._wait_up(replica.name, answers, replica.files.log, timeout)
         self.frontdoor.check()
         nginx_before = self.frontdoor.pid()
         self.supervisor.add(self.frontdoor_program(), keep_running=True)
         if nginx_before is not None and self.frontdoor.pid() == nginx_before:
             self.routes.reload()  # kept running: it reads the configuration just written
-        say(f"front door: nginx on {self.listen}")
-        self._wait_up(FRONTDOOR, lambda: _healthy(self.url + "/healthz"), 30)
+        say(f"front door: nginx on {self.listen}, {self.replicas} portal process(es)")
+        # Until every replica has answered through it: after a reload, nginx's old workers
+        # (the old upstream) still take requests for a moment.
+        waiting = {replica.name for replica in self.portal_replicas}
 
-    def _wait_up(self, name: str, answers, timeout: float) -> None:
+        def every_replica_answered() -> bool:
+            waiting.discard(_replica_answering(self.url + "/healthz"))
+            return not waiting
+
+        self._wait_up(FRONTDOOR, every_replica_answered, self.layout.frontdoor_log, 30)
+        for name in self.portal_programs()[self.replicas :]:
+            self.supervisor.remove_program(name)  # an earlier start ran more replicas
+
+    def _wait_up(self, name: str, answers, log: Path, timeout: float) -> None:
         """Return once ``answers()``; fail at once if supervisord saw the program fail."""
         deadline = time.monotonic() + timeout
         while not answers():
@@ -240,7 +221,6 @@ class LocalPlatform:
             late = time.monotonic() > deadline
             if late or state.statename in _FAILED:
                 why = f"no answer within {timeout:.0f} s" if late else state.statename
-                log = self.layout.portal_log if name == PORTAL else self.layout.frontdoor_log
                 raise PlatformStartError(
                     f"{name} did not start ({why}). Last lines of {log}:\n{log_tail(log)}"
                 )
@@ -250,12 +230,22 @@ class LocalPlatform:
         """The pid of the portal's gunicorn master while supervisord runs it."""
         return self.supervisor.state(PORTAL).pid if self._supervises(PORTAL) else None
 
+    def portal_programs(self) -> list[str]:
+        """The portal programs supervisord has (first replica first), this start's or not."""
+        suffixes = [
+            p.stem.rsplit("-", 1)[1] for p in self.supervisor.programs.glob(f"{PORTAL}-*.conf")
+        ]
+        numbers = sorted(int(suffix) for suffix in suffixes if suffix.isdigit())
+        return [PortalReplica.program_name(n) for n in (1, *numbers)]
+
     def logs(self) -> list[Path]:
         """The platform's logs, supervisord's own first (when and why a process exited)."""
         apps = sorted(self.layout.apps_logs_dir.glob("*/app.log"))
+        replicas = sorted(self.layout.logs_dir.glob("portal-*.log"))
         own = [
             self.supervisor.root / "supervisord.log",
             self.layout.portal_log,
+            *replicas,
             self.layout.frontdoor_log,
         ]
         return [*own, self.supervisor.root / "memwatch.log", *apps]
@@ -264,7 +254,8 @@ class LocalPlatform:
         """Stop the front door, the portal and every app process: nothing is left."""
         self.supervisor.stop()
         stop_orphans(self.frontdoor.pid_path)  # workers of an nginx master killed outright
-        stop_orphans(self.layout.portal_master_pid, "gunicorn")  # and of the portal's
+        for pid_file in self.layout.run_dir.glob("portal*-master.pid"):
+            stop_orphans(pid_file, "gunicorn")  # and of the portal's replicas
         self._stop_unsupervised()
 
     def _stop_unsupervised(self) -> None:

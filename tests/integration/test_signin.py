@@ -22,7 +22,9 @@ SIGN_IN_COOKIE = "dash_portal_signin"
 def test_healthz(portal_url: str) -> None:
     answer = requests.get(f"{portal_url}/healthz", timeout=10)
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok"}
+    # The session's platform runs one portal process: the local mode names it after its
+    # supervisord program.
+    assert answer.json() == {"status": "ok", "replica": "platform-portal"}
 
 
 def test_alice_signs_in_with_keycloaks_login_form(portal_url: str) -> None:

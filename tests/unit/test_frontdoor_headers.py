@@ -85,7 +85,7 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     door = FrontDoor(
         root=root / "frontdoor",
         listen=f"127.0.0.1:{port}",
-        portal_socket=root / "portal.sock",
+        portal_servers=(f"unix:{root / 'portal.sock'}",),
         apps_run_dir=run,
         worker_user="root root",  # the sockets are in pytest's private temp folder
     )

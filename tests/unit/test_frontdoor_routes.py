@@ -43,7 +43,7 @@ def test_nginx_accepts_the_configuration_with_routes(tmp_path: Path) -> None:
     door = FrontDoor(
         root=tmp_path / "frontdoor",
         listen="127.0.0.1:1",
-        portal_socket=tmp_path / "portal.sock",
+        portal_servers=(f"unix:{tmp_path / 'portal.sock'}",),
         apps_run_dir=tmp_path / "run",
     )
     door.write_config()
@@ -71,7 +71,7 @@ def test_a_new_route_is_in_force_when_publish_returns(tmp_path: Path) -> None:
     door = FrontDoor(
         root=tmp_path / "frontdoor",
         listen=f"127.0.0.1:{port}",
-        portal_socket=tmp_path / "portal.sock",
+        portal_servers=(f"unix:{tmp_path / 'portal.sock'}",),
         apps_run_dir=tmp_path / "run",
     )
     door.check()
