@@ -215,7 +215,9 @@ http {{
       auth_request /_frontdoor/auth;
       auth_request_set $platform_user_data $upstream_http_x_platform_user_data;
       auth_request_set $platform_credentials $upstream_http_x_platform_credentials;
-      error_page 401 403 = @refused;
+      # auth_request turns any answer but 2xx/401/403 (the portal's 503 while its database
+      # restarts) into a 500 of its own: the portal is asked again and answers for itself.
+      error_page 401 403 500 = @refused;
       error_page 502 504 = @unavailable;{proxy_headers}
       proxy_set_header Plotly-User-Data $platform_user_data;
       proxy_set_header RStudio-Connect-Credentials $platform_credentials;

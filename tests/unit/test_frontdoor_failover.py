@@ -34,8 +34,8 @@ class Replica(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     daemon_threads = True
 
-    def __init__(self, path: Path, *, dies: bool) -> None:
-        self.dies = dies
+    def __init__(self, path: Path, *, dies: bool, status: int = 200) -> None:
+        self.dies, self.status = dies, status
         self.received: Counter[str] = Counter()
         super().__init__(str(path), _Handler)
         path.chmod(0o777)  # nginx's workers (nobody) connect
@@ -59,7 +59,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True  # the process is gone before it answers
             return
         body = b"answered"
-        self.send_response(200)
+        self.send_response(self.server.status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -99,8 +99,8 @@ def front_door(folder: Path) -> tuple[FrontDoor, subprocess.Popen]:
     raise AssertionError("nginx did not listen")
 
 
-def serve(folder: Path, name: str, *, dies: bool) -> Replica:
-    replica = Replica(folder / name, dies=dies)
+def serve(folder: Path, name: str, *, dies: bool, status: int = 200) -> Replica:
+    replica = Replica(folder / name, dies=dies, status=status)
     threading.Thread(target=replica.serve_forever, daemon=True).start()
     return replica
 
@@ -150,6 +150,23 @@ def test_a_post_that_reached_a_dying_replica_is_not_sent_again(folder: Path) -> 
         assert one.received["POST"] >= 1
         assert answers == {502: one.received["POST"], 200: two.received["POST"]}
         assert one.received["POST"] + two.received["POST"] == TRIES
+    finally:
+        door.stop()
+        nginx.wait(timeout=10)
+        one.shutdown()
+        two.shutdown()
+
+
+def test_a_portal_that_cannot_decide_answers_itself_not_nginxs_500(folder: Path) -> None:
+    """While the platform database restarts the portal answers 503. nginx's auth_request
+    makes any answer but 2xx, 401 and 403 a 500 of its own: the front door asks the
+    portal again instead, whose answer (a clear 503) reaches the caller."""
+    one = serve(folder, "one.sock", dies=False, status=503)
+    two = serve(folder, "two.sock", dies=False, status=503)
+    door, nginx = front_door(folder)
+    try:
+        answer = requests.get(f"http://{door.listen}/apps/hello/_dash-layout", timeout=10)
+        assert (answer.status_code, answer.text) == (503, "answered")
     finally:
         door.stop()
         nginx.wait(timeout=10)
