@@ -89,10 +89,14 @@ class Writer(threading.Thread):
 
     def run(self) -> None:
         n = 0
+        me = self.alice.get(self.url.replace("/apps/sales", "/me"), timeout=30).json()
+        headers = {"X-CSRF-Token": me["csrf_token"]}
         while not self.stopping.is_set():
             n += 1
             try:
-                answer = self.alice.patch(self.url, json={"description": f"n={n}"}, timeout=30)
+                answer = self.alice.patch(
+                    self.url, json={"description": f"n={n}"}, headers=headers, timeout=30
+                )
                 status = answer.status_code
             except requests.RequestException:
                 status = 0

@@ -54,9 +54,15 @@ class LoadResult:
         return times[min(len(times) - 1, round(q / 100 * (len(times) - 1)))]
 
     @property
+    def elapsed(self) -> float:
+        """From the start to the last answer (longer than ``seconds`` once answers queue)."""
+        ends = [o.due + o.latency_ms / 1000 for o in self.outcomes]
+        return max([self.seconds, *ends])
+
+    @property
     def throughput(self) -> float:
-        """Successful answers per second over the run."""
-        return (len(self.outcomes) - len(self.failed)) / self.seconds
+        """Successful answers per second, from the start until the last answer."""
+        return (len(self.outcomes) - len(self.failed)) / self.elapsed
 
     def statuses(self) -> Counter[int]:
         return Counter(o.status for o in self.outcomes)
@@ -92,7 +98,9 @@ async def _run(
 ) -> list[Outcome]:
     rng = random.Random(seed)
     limits = httpx.Limits(max_connections=len(cookies), max_keepalive_connections=len(cookies))
-    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+    # A 307 is the front door's "send it again" (an app woken, a decision retried), which a
+    # browser follows: so does this client.
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=True) as client:
         start = time.perf_counter()
         due, tasks, index = 0.0, [], 0
         while True:

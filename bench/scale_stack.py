@@ -9,6 +9,7 @@ is on PostgreSQL and whose sessions are in Redis.
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
 import tempfile
@@ -72,24 +73,27 @@ def scale_stack(
     front_port, keycloak_port = free_port(), free_port()
     platform = LocalPlatform(data_dir=data_dir, listen=f"127.0.0.1:{front_port}", replicas=replicas)
     keycloak_url = f"http://127.0.0.1:{keycloak_port}"
-    cluster = kcctl.Cluster.on_ports(
-        kc_dir / "nodes",
-        public_url=keycloak_url,
-        database=_keycloak_database(postgres.start()),
-        count=nodes,
-        http_ports=[free_port() for _ in range(nodes)],
-        management_ports=[free_port() for _ in range(nodes)],
-        jgroups_ports=kcctl.free_jgroups_ports(nodes, first=17800),
-    )
-    proxy = KeycloakProxy(
-        kc_dir / "proxy",
-        f"127.0.0.1:{keycloak_port}",
-        [f"127.0.0.1:{n.http_port}" for n in cluster.nodes],
-    )
+    cluster: kcctl.Cluster | None = None
     balancer: subprocess.Popen | None = None
     try:
+        postgres.start()
         redis.start()
         database_url = postgres.create_database("portal")
+        cluster = kcctl.Cluster.on_ports(
+            kc_dir / "nodes",
+            public_url=keycloak_url,
+            database=_keycloak_database(postgres),
+            count=nodes,
+            http_ports=[free_port() for _ in range(nodes)],
+            management_ports=[free_port() for _ in range(nodes)],
+            # JGroups' failure detection uses port + 50000: below 15536, away from 7800.
+            jgroups_ports=kcctl.free_jgroups_ports(nodes, first=random.randrange(10000, 15000)),
+        )
+        proxy = KeycloakProxy(
+            kc_dir / "proxy",
+            f"127.0.0.1:{keycloak_port}",
+            [f"127.0.0.1:{node.http_port}" for node in cluster.nodes],
+        )
         proxy.check()
         with open(kc_dir / "proxy.log", "ab") as log:
             balancer = subprocess.Popen(proxy.command(), stdout=log, stderr=subprocess.STDOUT)
@@ -114,7 +118,8 @@ def scale_stack(
         try:
             platform.stop()
         finally:
-            kcctl.stop_cluster(cluster)
+            if cluster is not None:
+                kcctl.stop_cluster(cluster)
             if balancer is not None:
                 balancer.terminate()
                 balancer.wait(timeout=10)
