@@ -26,15 +26,14 @@ from pathlib import Path
 import kcctl
 from portal.hosting.frontdoor import FrontDoorError
 from portal.hosting.keycloak_proxy import KeycloakProxy
-from portal.hosting.local import (
+from portal.hosting.local import LocalPlatform, PlatformStartError
+from portal.hosting.localdb import PostgresServer, RedisServer, ServerError
+from portal.hosting.platform_programs import (
     PLATFORM_LOG_BACKUPS,
     PLATFORM_LOG_MAXBYTES,
     PLATFORM_PROGRAMS,
     PLATFORM_RETRIES,
-    LocalPlatform,
-    PlatformStartError,
 )
-from portal.hosting.localdb import PostgresServer, RedisServer, ServerError
 from portal.hosting.programs import Program, carried_env
 from portal.hosting.supervisor import Supervisor, SupervisorError
 

@@ -40,10 +40,6 @@ from .launch import stop_orphans
 from .layout import PlatformLayout
 from .platform_programs import (
     FRONTDOOR,
-    PLATFORM_LOG_BACKUPS,
-    PLATFORM_LOG_MAXBYTES,
-    PLATFORM_PROGRAMS,
-    PLATFORM_RETRIES,
     PORTAL,
     ROOT,
     PortalReplica,
@@ -54,17 +50,7 @@ from .programs import PREPARE_STEPS, Program, carried_env, portal_command
 from .runner import http_status_line, log_tail
 from .supervisor import Supervisor
 
-__all__ = [
-    "FRONTDOOR",
-    "PLATFORM_LOG_BACKUPS",
-    "PLATFORM_LOG_MAXBYTES",
-    "PLATFORM_PROGRAMS",
-    "PLATFORM_RETRIES",
-    "PORTAL",
-    "LocalPlatform",
-    "PlatformStartError",
-    "PortalReplica",
-]
+__all__ = ["LocalPlatform", "PlatformStartError"]
 
 #: States in which a program being started has failed.
 _FAILED = ("BACKOFF", "FATAL", "EXITED", "STOPPED", "ABSENT")

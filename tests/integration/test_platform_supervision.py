@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from portal.hosting.local import FRONTDOOR, PORTAL, LocalPlatform
+from portal.hosting.local import LocalPlatform
+from portal.hosting.platform_programs import FRONTDOOR, PORTAL
 from scripts import stack as stack_script
 from tests.live_stack import Stack
 from tests.oidc_flow import login

@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from portal.hosting.local import LocalPlatform, PortalReplica
+from portal.hosting.local import LocalPlatform
 from portal.hosting.localdb import PostgresServer, RedisServer
+from portal.hosting.platform_programs import PortalReplica
 from portal.hosting.runner import http_status_line
 from tests.live_stack import free_port
 from tests.oidc_flow import admin_api, login

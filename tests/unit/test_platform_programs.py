@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.hosting.local import FRONTDOOR, PLATFORM_RETRIES, PORTAL, LocalPlatform
+from portal.hosting.local import LocalPlatform
+from portal.hosting.platform_programs import FRONTDOOR, PLATFORM_RETRIES, PORTAL
 from portal.hosting.programs import Program, carried_env
 from portal.hosting.supervisor import Supervisor
 from scripts import stack

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from portal.hosting.local import PORTAL, LocalPlatform
+from portal.hosting.local import LocalPlatform
 from portal.hosting.localdb import PostgresServer, RedisServer
+from portal.hosting.platform_programs import PORTAL
 from scripts import stack
 from tests.unit.conftest_registry import make_app
 
