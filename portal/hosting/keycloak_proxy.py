@@ -44,30 +44,41 @@ http {{
   uwsgi_temp_path {root}/uwsgi_temp;
   scgi_temp_path {root}/scgi_temp;
 
+  # No keepalive: a POST (a sign-in, a token refresh) sent on a kept connection that a
+  # stopping node has just closed fails with 502 and may not be resent; on a new
+  # connection a node that is gone refuses, and the request goes to the other node.
   upstream keycloak {{
 {servers}
-    keepalive 16;
   }}
 
   server {{
     listen {listen};
+    proxy_set_header Host $http_host;
+    # A stopped node refuses at once; a stopping one answers 503. A POST that reached a
+    # node is not sent again (a sign-in form may have been taken).
+    proxy_next_upstream error timeout http_502 http_503;
+    proxy_next_upstream_timeout 10s;
+    proxy_connect_timeout 2s;
+    # Keycloak's sign-in answers carry large cookies and headers. Answers are passed on
+    # from memory, never from a temporary file (its folder may be closed to the workers).
+    proxy_buffer_size 64k;
+    proxy_buffers 8 64k;
+    proxy_busy_buffers_size 128k;
+    proxy_max_temp_file_size 0;
+    client_body_buffer_size 1m;
+    client_max_body_size 10m;
+
     location / {{
       proxy_pass http://keycloak;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      # A stopped node refuses at once; a stopping one answers 503.
-      proxy_next_upstream error timeout http_502 http_503;
-      proxy_next_upstream_timeout 10s;
-      proxy_connect_timeout 2s;
-      # Keycloak's sign-in answers carry large cookies and headers. Answers are passed on
-      # from memory, never from a temporary file (its folder may be closed to the workers).
-      proxy_buffer_size 64k;
-      proxy_buffers 8 64k;
-      proxy_busy_buffers_size 128k;
-      proxy_max_temp_file_size 0;
-      client_body_buffer_size 1m;
-      client_max_body_size 10m;
+    }}
+
+    # The token endpoint may be asked again on the other node even after a node took the
+    # request and died: refresh tokens are not revoked on use (the realm's default), so a
+    # refresh repeats safely, and a code exchange repeated is refused (invalid_grant) as
+    # its lost answer would have failed anyway.
+    location ~ "^/realms/[^/]+/protocol/openid-connect/token$" {{
+      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+      proxy_pass http://keycloak;
     }}
   }}
 }}
