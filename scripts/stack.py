@@ -33,6 +33,7 @@ from portal.hosting.platform_programs import (
     PLATFORM_LOG_MAXBYTES,
     PLATFORM_PROGRAMS,
     PLATFORM_RETRIES,
+    nginx_program,
 )
 from portal.hosting.programs import Program, carried_env
 from portal.hosting.supervisor import Supervisor, SupervisorError
@@ -267,18 +268,13 @@ def start_keycloak_cluster(
 
 def keycloak_proxy_program(proxy: KeycloakProxy) -> Program:
     """The balancer in front of the Keycloak nodes, as a supervisord program."""
-    return Program(
-        name=KEYCLOAK_PROXY,
-        command=proxy.command(),
-        directory=proxy.root,
+    return nginx_program(
+        KEYCLOAK_PROXY,
+        proxy.command(),
+        proxy.root,
         log_path=proxy.root.parent / "proxy.log",
-        stdout_log_path=proxy.root.parent / "proxy-access.log",
-        startsecs=2,
-        startretries=PLATFORM_RETRIES,
-        stopsignal="QUIT",
+        access_log_path=proxy.root.parent / "proxy-access.log",
         priority=90,
-        log_maxbytes=PLATFORM_LOG_MAXBYTES,
-        log_backups=PLATFORM_LOG_BACKUPS,
     )
 
 

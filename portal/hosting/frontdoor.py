@@ -106,6 +106,40 @@ class Routes:
             time.sleep(0.02)
 
 
+def nginx_command(root: Path, config: Path) -> list[str]:
+    """nginx run from ``root`` with ``config``; FrontDoorError when nginx is missing."""
+    nginx = find_nginx()
+    if nginx is None:
+        raise FrontDoorError(
+            "nginx is not installed: run `make up` (it installs it) or "
+            "`sudo apt-get install nginx` / `brew install nginx`."
+        )
+    return [nginx, "-p", str(root), "-c", str(config)]
+
+
+def foreground_command(nginx: list[str], pid_path: Path) -> list[str]:
+    """``nginx`` in the foreground with its log on stderr: for a supervisor to run.
+
+    Through :mod:`portal.hosting.launch`, which first stops any workers a killed master
+    left holding the listener. nginx still writes its pid file (``pid_path``).
+    """
+    foreground = [*nginx, "-e", "stderr", "-g", "daemon off;"]
+    return [sys.executable, "-m", "portal.hosting.launch", str(pid_path), "--", *foreground]
+
+
+def check_config(nginx: list[str], what: str) -> None:
+    """Have nginx check its configuration; FrontDoorError with nginx's words if refused."""
+    checked = subprocess.run([*nginx, "-t", "-q"], capture_output=True, text=True, check=False)
+    if checked.returncode != 0:
+        raise FrontDoorError(f"nginx refused {what}:\n{checked.stderr.strip()}")
+
+
+def user_line(worker_user: str, master_as_root: bool | None) -> str:
+    """``user <worker_user>;`` when nginx's master starts as root (None: when we are root)."""
+    as_root = os.geteuid() == 0 if master_as_root is None else master_as_root
+    return f"user {worker_user};" if as_root else ""
+
+
 class FrontDoorError(RuntimeError):
     """nginx is missing, refused its configuration or did not start."""
 
@@ -303,9 +337,8 @@ class FrontDoor:
     def render(self) -> str:
         """The nginx configuration, as text."""
         mime_types = self.mime_types or _mime_types(Path(find_nginx() or "/usr/sbin/nginx"))
-        as_root = os.geteuid() == 0 if self.master_as_root is None else self.master_as_root
         return _TEMPLATE.format(
-            user_line=f"user {self.worker_user};" if as_root else "",
+            user_line=user_line(self.worker_user, self.master_as_root),
             workers=self.workers,
             root=self.root,
             mime_types=mime_types,
@@ -335,19 +368,6 @@ class FrontDoor:
         self.config_path.write_text(self.render())
         return self.config_path
 
-    def _base_command(self) -> list[str]:
-        nginx = find_nginx()
-        if nginx is None:
-            raise FrontDoorError(
-                "nginx is not installed: run `make up` (it installs it) or "
-                "`sudo apt-get install nginx` / `brew install nginx`."
-            )
-        return [nginx, "-p", str(self.root), "-c", str(self.config_path)]
-
-    def _nginx(self, *args: str) -> subprocess.CompletedProcess[str]:
-        command = [*self._base_command(), *args]
-        return subprocess.run(command, capture_output=True, text=True, check=False)
-
     def pid(self) -> int | None:
         """nginx's master pid when it runs."""
         try:
@@ -360,20 +380,12 @@ class FrontDoor:
     def check(self) -> None:
         """Write the configuration and have nginx check it."""
         self.write_config()
-        checked = self._nginx("-t", "-q")
-        if checked.returncode != 0:
-            raise FrontDoorError(f"nginx refused its configuration:\n{checked.stderr.strip()}")
+        check_config(nginx_command(self.root, self.config_path), "its configuration")
 
     def command(self) -> list[str]:
-        """nginx in the foreground with its log on stderr: for a supervisor to run.
-
-        Through :mod:`portal.hosting.launch`, which first stops any workers a killed
-        master left holding the listener. nginx still writes its pid file, which
-        :meth:`Routes.reload` signals.
-        """
-        nginx = [*self._base_command(), "-e", "stderr", "-g", "daemon off;"]
-        launch = [sys.executable, "-m", "portal.hosting.launch", str(self.pid_path)]
-        return [*launch, "--", *nginx]
+        """nginx in the foreground (:func:`foreground_command`); :meth:`Routes.reload`
+        signals it through its pid file."""
+        return foreground_command(nginx_command(self.root, self.config_path), self.pid_path)
 
     def stop(self, timeout: float = 10) -> None:
         """Stop an nginx that runs from this folder (e.g. one started before it was

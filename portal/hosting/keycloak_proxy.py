@@ -13,14 +13,17 @@ nginx, found and started the same way (:mod:`portal.hosting.frontdoor`).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .frontdoor import FrontDoorError, find_nginx
+from .frontdoor import (
+    FrontDoorError,
+    check_config,
+    foreground_command,
+    nginx_command,
+    user_line,
+)
 
 __all__ = ["KeycloakProxy"]
 
@@ -119,9 +122,8 @@ class KeycloakProxy:
             f"    server {node} max_fails=1 fail_timeout={self.fail_timeout};"
             for node in self.nodes
         )
-        as_root = os.geteuid() == 0 if self.master_as_root is None else self.master_as_root
         return _TEMPLATE.format(
-            user_line=f"user {self.worker_user};" if as_root else "",
+            user_line=user_line(self.worker_user, self.master_as_root),
             root=self.root,
             servers=servers,
             listen=self.listen,
@@ -133,23 +135,11 @@ class KeycloakProxy:
         self.config_path.write_text(self.render())
         return self.config_path
 
-    def _nginx(self) -> list[str]:
-        nginx = find_nginx()
-        if nginx is None:
-            raise FrontDoorError("nginx is not installed: run `make up` (it installs it)")
-        return [nginx, "-p", str(self.root), "-c", str(self.config_path)]
-
     def check(self) -> None:
         """Write the configuration and have nginx check it."""
         self.write_config()
-        checked = subprocess.run(
-            [*self._nginx(), "-t", "-q"], capture_output=True, text=True, check=False
-        )
-        if checked.returncode != 0:
-            raise FrontDoorError(f"nginx refused the Keycloak proxy:\n{checked.stderr.strip()}")
+        check_config(nginx_command(self.root, self.config_path), "the Keycloak proxy")
 
     def command(self) -> list[str]:
-        """nginx in the foreground (log on stderr, access log on stdout), for a supervisor;
-        through :mod:`portal.hosting.launch`, as the front door."""
-        nginx = [*self._nginx(), "-e", "stderr", "-g", "daemon off;"]
-        return [sys.executable, "-m", "portal.hosting.launch", str(self.pid_path), "--", *nginx]
+        """nginx in the foreground (access log on stdout), as the front door runs."""
+        return foreground_command(nginx_command(self.root, self.config_path), self.pid_path)

@@ -26,6 +26,7 @@ __all__ = [
     "PORTAL",
     "PortalReplica",
     "frontdoor_program",
+    "nginx_program",
     "portal_program",
 ]
 
@@ -96,18 +97,39 @@ def portal_program(replica: PortalReplica, env: Mapping[str, str], workers: int)
     )
 
 
-def frontdoor_program(frontdoor: FrontDoor, layout: PlatformLayout) -> Program:
-    """nginx in the foreground as a supervisord program; QUIT lets requests finish."""
+def nginx_program(
+    name: str,
+    command: list[str],
+    root: Path,
+    *,
+    log_path: Path,
+    access_log_path: Path,
+    priority: int,
+) -> Program:
+    """An nginx in the foreground (``command``) as a supervisord program: its error log
+    (stderr) and access log (stdout) kept apart; QUIT lets requests finish."""
     return Program(
-        name=FRONTDOOR,
-        command=frontdoor.command(),
-        directory=frontdoor.root,
-        log_path=layout.frontdoor_log,
-        stdout_log_path=layout.access_log,
+        name=name,
+        command=command,
+        directory=root,
+        log_path=log_path,
+        stdout_log_path=access_log_path,
         startsecs=2,
         startretries=PLATFORM_RETRIES,
         stopsignal="QUIT",
-        priority=300,
+        priority=priority,
         log_maxbytes=PLATFORM_LOG_MAXBYTES,
         log_backups=PLATFORM_LOG_BACKUPS,
+    )
+
+
+def frontdoor_program(frontdoor: FrontDoor, layout: PlatformLayout) -> Program:
+    """The front door's nginx as a supervisord program."""
+    return nginx_program(
+        FRONTDOOR,
+        frontdoor.command(),
+        frontdoor.root,
+        log_path=layout.frontdoor_log,
+        access_log_path=layout.access_log,
+        priority=300,
     )
